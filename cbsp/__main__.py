@@ -1,0 +1,5 @@
+import sys
+
+from cbsp.cli import main
+
+sys.exit(main())

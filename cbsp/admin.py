@@ -1,0 +1,87 @@
+"""Create the contract's topics up front, with the partition counts the tables rely on.
+
+Faust ignores a source topic that does not exist when it subscribes, and a topic
+that a producer auto-creates gets the broker's default partition count, which may
+not match the tables' changelogs. So topics are created explicitly, before the
+gateway or a worker uses them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from cbsp.topicnames import TopicNames
+
+logger = logging.getLogger(__name__)
+
+RAW_RETENTION_MS = str(90 * 24 * 3600 * 1000)  # the raw topics are the replay source
+
+
+@dataclass(frozen=True)
+class TopicPlan:
+    partitions: int = 8
+    replication_factor: int = 1
+
+
+def topic_specs(names: TopicNames, plan: TopicPlan) -> list[NewTopic]:
+    """The topics of the contract with their partitions and configs."""
+
+    def spec(name: str, configs: dict[str, str] | None = None) -> NewTopic:
+        return NewTopic(
+            name=name,
+            num_partitions=plan.partitions,
+            replication_factor=plan.replication_factor,
+            topic_configs=configs or {},
+        )
+
+    raw_config = {"retention.ms": RAW_RETENTION_MS}
+    return [
+        *(spec(name, raw_config) for name in names.raw_all()),
+        spec(names.rejected, raw_config),
+        spec(names.dlq, raw_config),
+        *(spec(name) for name in names.events_all()),
+        spec(names.state_message, {"cleanup.policy": "compact"}),
+    ]
+
+
+async def ensure_topics(bootstrap_servers: str, names: TopicNames, plan: TopicPlan) -> list[str]:
+    """Create every missing topic; returns the names that were created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in topic_specs(names, plan) if spec.name not in existing]
+        if not missing:
+            return []
+        try:
+            await admin.create_topics(missing)
+        except TopicAlreadyExistsError:
+            logger.info("topics created concurrently by another process")
+        created = [spec.name for spec in missing]
+        logger.info("created topics partitions=%d topics=%s", plan.partitions, ",".join(created))
+        return created
+    finally:
+        await admin.close()
+
+
+async def wait_until_reachable(bootstrap_servers: str, timeout_s: float) -> None:
+    """Return once the cluster answers a metadata request; raise TimeoutError otherwise."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    last_error: Exception | None = None
+    while asyncio.get_running_loop().time() < deadline:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=3000)
+        try:
+            await admin.start()
+            await admin.describe_cluster()
+            return
+        except (KafkaError, OSError) as exc:
+            last_error = exc
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"Kafka at {bootstrap_servers} did not answer within {timeout_s:.0f}s: {last_error!r}")

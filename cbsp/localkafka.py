@@ -1,0 +1,298 @@
+"""A real single-node Apache Kafka (KRaft) on loopback, from Maven Central jars.
+
+For machines without Docker: Maven resolves the broker's jars (plus a log4j2
+binding) into a cache folder, and the broker runs with ``java`` exactly as the
+official start script runs it. Everything is idempotent: jars are resolved once,
+a formatted data dir is reused, a broker that already runs is left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cbsp.admin import wait_until_reachable
+
+logger = logging.getLogger(__name__)
+
+KAFKA_VERSION = "4.1.1"
+LOG4J_VERSION = "2.24.3"
+
+ENV_HOME = "CBSP_KAFKA_HOME"
+ENV_CACHE = "CBSP_CACHE_DIR"
+ENV_PORT = "CBSP_KAFKA_PORT"
+ENV_CONTROLLER_PORT = "CBSP_KAFKA_CONTROLLER_PORT"
+ENV_HEAP = "CBSP_KAFKA_HEAP"
+
+POM_TEMPLATE = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.cbsp</groupId>
+  <artifactId>kafka-local</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>
+      <version>{kafka}</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId>
+      <version>{kafka}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId>
+      <version>{log4j}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
+      <version>{log4j}</version></dependency>
+  </dependencies>
+</project>
+"""
+
+LOG4J2_TEMPLATE = """status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = {log}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.org.name = org.apache.kafka
+logger.org.level = INFO
+"""
+
+
+class LocalKafkaError(RuntimeError):
+    """The local broker could not be set up, started or stopped."""
+
+
+@dataclass(frozen=True)
+class LocalKafka:
+    """One single-node KRaft broker: jars in ``cache``, data, config, log and pid in ``home``."""
+
+    home: Path
+    cache: Path
+    port: int = 39092
+    controller_port: int = 39093
+    heap: str = "512m"
+    partitions: int = 8
+
+    @classmethod
+    def from_env(cls) -> LocalKafka:
+        cache_root = os.environ.get(ENV_CACHE) or str(Path.home() / ".cache" / "cbsp")
+        return cls(
+            home=Path(os.environ.get(ENV_HOME, ".kafka")).resolve(),
+            cache=Path(cache_root) / f"kafka-{KAFKA_VERSION}",
+            port=int(os.environ.get(ENV_PORT, "39092")),
+            controller_port=int(os.environ.get(ENV_CONTROLLER_PORT, "39093")),
+            heap=os.environ.get(ENV_HEAP, "512m"),
+        )
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def libs(self) -> Path:
+        return self.cache / "libs"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "broker.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "server.log"
+
+    # -- jars ---------------------------------------------------------------
+
+    def resolve_jars(self) -> Path:
+        """Resolve the broker's runtime jars with Maven, once; returns the jar folder."""
+        marker = self.libs / ".complete"
+        if marker.exists():
+            return self.libs
+        if shutil.which("mvn") is None:
+            raise LocalKafkaError(
+                "Maven (mvn) is not on PATH: install Maven and Java 17+, "
+                "or set KAFKA_BOOTSTRAP_SERVERS to use a broker you run yourself"
+            )
+        self.cache.mkdir(parents=True, exist_ok=True)
+        pom = self.cache / "pom.xml"
+        pom.write_text(POM_TEMPLATE.format(kafka=KAFKA_VERSION, log4j=LOG4J_VERSION))
+        logger.info("resolving Apache Kafka %s jars with Maven into %s", KAFKA_VERSION, self.libs)
+        result = subprocess.run(
+            ["mvn", "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
+             "-DincludeScope=runtime", f"-DoutputDirectory={self.libs}"],
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise LocalKafkaError(
+                f"Maven could not resolve Kafka {KAFKA_VERSION}:\n{result.stdout[-3000:]}{result.stderr[-2000:]}"
+            )
+        marker.write_text(KAFKA_VERSION)
+        return self.libs
+
+    # -- config and storage -------------------------------------------------
+
+    def server_properties(self) -> str:
+        voters = f"1@127.0.0.1:{self.controller_port}"
+        settings = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": voters,
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(self.home / "data"),
+            "num.partitions": str(self.partitions),
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "8",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "8",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "true",
+        }
+        return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+    def _java(self, *args: str, heap: str = "256m") -> list[str]:
+        java = shutil.which("java")
+        if java is None:
+            raise LocalKafkaError("Java (java) is not on PATH: install OpenJDK 17 or newer")
+        return [
+            java, f"-Xms{heap}", f"-Xmx{heap}", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            "-cp", f"{self.libs}/*", *args,
+        ]
+
+    def prepare(self) -> None:
+        """Resolve jars, write the configs, format the data dir (all idempotent)."""
+        self.resolve_jars()
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "server.properties").write_text(self.server_properties())
+        (self.home / "log4j2.properties").write_text(LOG4J2_TEMPLATE.format(log=self.log_file))
+        if (self.home / "data" / "meta.properties").exists():
+            return
+        cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+        result = subprocess.run(
+            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
+                       "-c", str(self.home / "server.properties"), "--ignore-formatted"),
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise LocalKafkaError(f"formatting {self.home / 'data'} failed:\n{result.stdout}{result.stderr}")
+
+    # -- process ------------------------------------------------------------
+
+    def running_pid(self) -> int | None:
+        """The pid of this broker if it runs, else None."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        return pid if b"kafka.Kafka" in cmdline else None
+
+    def start(self, timeout_s: float = 90.0) -> bool:
+        """Start the broker unless it runs; wait until it answers. True if this call started it."""
+        if self.running_pid() is not None:
+            asyncio.run(wait_until_reachable(self.bootstrap_servers, timeout_s))
+            return False
+        self.prepare()
+        with open(self.home / "stdout.log", "ab") as out:
+            process = subprocess.Popen(
+                self._java("kafka.Kafka", str(self.home / "server.properties"), heap=self.heap),
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(process.pid))
+        logger.info("starting Kafka %s pid=%d bootstrap=%s", KAFKA_VERSION, process.pid,
+                    self.bootstrap_servers)
+        try:
+            self._wait_ready(process, timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return True
+
+    def _wait_ready(self, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise LocalKafkaError(
+                    f"the broker exited with code {process.returncode} while starting; "
+                    f"last lines of {self.log_file}:\n{self.log_tail()}"
+                )
+            try:
+                asyncio.run(wait_until_reachable(self.bootstrap_servers, 2.0))
+                return
+            except TimeoutError:
+                continue
+        raise LocalKafkaError(
+            f"the broker did not answer on {self.bootstrap_servers} within {timeout_s:.0f}s; "
+            f"last lines of {self.log_file}:\n{self.log_tail()}"
+        )
+
+    def stop(self, timeout_s: float = 30.0) -> bool:
+        """Stop the broker with SIGTERM (SIGKILL after the timeout). True if one was running."""
+        pid = self.running_pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.running_pid() is not None:
+            time.sleep(0.2)
+        if self.running_pid() is not None:
+            logger.warning("broker pid=%d ignored SIGTERM for %.0fs: killing it", pid, timeout_s)
+            os.kill(pid, signal.SIGKILL)
+        _reap(pid)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def log_tail(self, lines: int = 20) -> str:
+        for path in (self.log_file, self.home / "stdout.log"):
+            if path.exists():
+                return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return "(no log yet)"
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if the broker is our child (avoids a zombie)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def main(argv: list[str]) -> int:
+    """``cbsp kafka up|down|status``."""
+    broker = LocalKafka.from_env()
+    command = argv[0] if argv else "status"
+    if command == "up":
+        started = broker.start()
+        print(f"Kafka {KAFKA_VERSION} {'started' if started else 'already running'} "
+              f"at {broker.bootstrap_servers} (data: {broker.home})")
+        return 0
+    if command == "down":
+        stopped = broker.stop()
+        print("Kafka stopped" if stopped else "Kafka was not running")
+        return 0
+    if command == "status":
+        pid = broker.running_pid()
+        print(f"Kafka running pid={pid} at {broker.bootstrap_servers}" if pid else "Kafka not running")
+        return 0 if pid else 1
+    print(f"unknown kafka command {command!r}: use up, down or status", file=sys.stderr)
+    return 2

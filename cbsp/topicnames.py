@@ -1,0 +1,56 @@
+"""Every Kafka topic name of the public contract, in one table (DESIGN.md, "Kafka topics").
+
+Both the gateway and the Faust workers take their topic names from here, so a
+configurable prefix (``CBSP_TOPIC_PREFIX``) moves all of them at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RAW_TEMPLATE = "callbacks.raw.{provider}"
+REJECTED = "callbacks.rejected"
+DLQ = "callbacks.dlq"
+STATE_MESSAGE = "state.message.v1"
+EVENTS = {
+    "status": "events.status.v1",
+    "price": "events.price.v1",
+    "click": "events.click.v1",
+    "inbound": "events.inbound.v1",
+}
+
+PROVIDERS = ("revicom", "recessmobile", "fortytwo", "edna")
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Topic names with the deployment's prefix applied."""
+
+    prefix: str = ""
+
+    def raw(self, provider: str) -> str:
+        return self.prefix + RAW_TEMPLATE.format(provider=provider)
+
+    def raw_all(self) -> list[str]:
+        return [self.raw(provider) for provider in PROVIDERS]
+
+    def event(self, kind: str) -> str:
+        return self.prefix + EVENTS[kind]
+
+    def events_all(self) -> list[str]:
+        return [self.event(kind) for kind in EVENTS]
+
+    @property
+    def rejected(self) -> str:
+        return self.prefix + REJECTED
+
+    @property
+    def dlq(self) -> str:
+        return self.prefix + DLQ
+
+    @property
+    def state_message(self) -> str:
+        return self.prefix + STATE_MESSAGE
+
+    def all(self) -> list[str]:
+        return [*self.raw_all(), self.rejected, *self.events_all(), self.state_message, self.dlq]

@@ -1,0 +1,68 @@
+"""Raw records (as the gateway writes them) in, :class:`RawCallback` out; and DLQ headers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from streams.canonical import RawCallback, SourceRef
+from streams.errors import NormalizeError
+
+Headers = Mapping[str, bytes] | Iterable[tuple[str, bytes]]
+
+
+def header_dict(headers: Headers | None) -> dict[str, bytes]:
+    if headers is None:
+        return {}
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return {str(key): bytes(value or b"") for key, value in items}
+
+
+def decode_raw(key: bytes | None, value: bytes | None, headers: Headers | None,
+               source: SourceRef) -> RawCallback:
+    """Parse one raw record; NormalizeError says what is wrong with it."""
+    found = header_dict(headers)
+    provider = found.get("provider", b"").decode() or _provider_from_topic(source.topic)
+    if not key:
+        raise NormalizeError("key", "missing: raw records are keyed by message key")
+    try:
+        payload: Any = json.loads(value or b"")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NormalizeError("value", f"not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise NormalizeError("value", f"expected a JSON object, got {type(payload).__name__}")
+    return RawCallback(
+        provider=provider,
+        kind=found.get("kind", b"").decode() or "unknown",
+        message_key=key.decode(errors="replace"),
+        payload=payload,
+        received_at=_received_at(found.get("received_at")),
+        source=source,
+    )
+
+
+def dlq_headers(headers: Headers | None, error: str, source: SourceRef) -> list[tuple[str, bytes]]:
+    """The raw record's headers plus why it failed and where it came from."""
+    return [
+        *header_dict(headers).items(),
+        ("error", error.encode()),
+        ("source_topic", source.topic.encode()),
+        ("source_partition", str(source.partition).encode()),
+        ("source_offset", str(source.offset).encode()),
+    ]
+
+
+def _provider_from_topic(topic: str) -> str:
+    return topic.rsplit(".", 1)[-1]
+
+
+def _received_at(value: bytes | None) -> datetime:
+    if not value:
+        raise NormalizeError("headers.received_at", "missing")
+    try:
+        moment = datetime.fromisoformat(value.decode())
+    except (UnicodeDecodeError, ValueError):
+        raise NormalizeError("headers.received_at", f"not an RFC 3339 time: {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

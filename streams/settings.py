@@ -1,0 +1,57 @@
+"""Worker settings, from the environment (names shared with the gateway where they mean the same)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cbsp.topicnames import TopicNames
+
+ENV_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS"
+ENV_TOPIC_PREFIX = "CBSP_TOPIC_PREFIX"
+ENV_APP_ID = "CBSP_WORKER_APP_ID"
+ENV_DATA_DIR = "CBSP_WORKER_DATA_DIR"
+ENV_WEB_HOST = "CBSP_WORKER_WEB_HOST"
+ENV_WEB_PORT = "CBSP_WORKER_WEB_PORT"
+ENV_PARTITIONS = "CBSP_PARTITIONS"
+ENV_REPLICATION = "CBSP_REPLICATION_FACTOR"
+ENV_GUARANTEE = "CBSP_PROCESSING_GUARANTEE"
+
+DEFAULT_BOOTSTRAP = "127.0.0.1:39092"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    bootstrap_servers: str = DEFAULT_BOOTSTRAP
+    topics: TopicNames = TopicNames()
+    app_id: str = "cbsp"
+    data_dir: Path = Path(".cbsp/worker")
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    partitions: int = 8
+    replication_factor: int = 1
+    processing_guarantee: str = "at_least_once"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
+        env = os.environ if env is None else env
+        guarantee = env.get(ENV_GUARANTEE, "at_least_once")
+        if guarantee not in ("at_least_once", "exactly_once"):
+            raise ValueError(f"{ENV_GUARANTEE} must be at_least_once or exactly_once, not {guarantee!r}")
+        return cls(
+            bootstrap_servers=env.get(ENV_BOOTSTRAP, DEFAULT_BOOTSTRAP),
+            topics=TopicNames(env.get(ENV_TOPIC_PREFIX, "")),
+            app_id=env.get(ENV_APP_ID, "cbsp"),
+            data_dir=Path(env.get(ENV_DATA_DIR, ".cbsp/worker")),
+            web_host=env.get(ENV_WEB_HOST, "127.0.0.1"),
+            web_port=int(env.get(ENV_WEB_PORT, "6066")),
+            partitions=int(env.get(ENV_PARTITIONS, "8")),
+            replication_factor=int(env.get(ENV_REPLICATION, "1")),
+            processing_guarantee=guarantee,
+        )
+
+    @property
+    def broker_urls(self) -> list[str]:
+        return [f"kafka://{server.strip()}" for server in self.bootstrap_servers.split(",")]

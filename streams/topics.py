@@ -1,0 +1,15 @@
+"""Every topic the workers read or write, declared once; names from ``cbsp.topicnames``."""
+
+from __future__ import annotations
+
+from streams.app import app, settings
+
+topics = settings.topics
+
+raw_callbacks_topic = app.topic(*topics.raw_all(), key_serializer="raw", value_serializer="raw")
+event_topics = {
+    kind: app.topic(topics.event(kind), key_serializer="raw", value_serializer="raw")
+    for kind in ("status", "price", "click", "inbound")
+}
+state_message_topic = app.topic(topics.state_message, key_serializer="raw", value_serializer="raw")
+dlq_topic = app.topic(topics.dlq, key_serializer="raw", value_serializer="raw")

@@ -1,0 +1,25 @@
+"""Start a worker: wait for Kafka, create the contract's topics, then run the Faust worker."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from cbsp.admin import TopicPlan, ensure_topics, wait_until_reachable
+from streams.settings import WorkerSettings
+
+
+def main(argv: list[str]) -> int:
+    from streams import agents, views  # noqa: F401  (registers agents, tables and pages)
+    from streams.app import app, settings
+
+    asyncio.run(prepare_topics(settings))
+    sys.argv = ["cbsp worker", "worker", "--loglevel", "info", *argv]
+    app.main()
+    return 0
+
+
+async def prepare_topics(settings: WorkerSettings, wait_s: float = 60) -> None:
+    await wait_until_reachable(settings.bootstrap_servers, timeout_s=wait_s)
+    plan = TopicPlan(settings.partitions, settings.replication_factor)
+    await ensure_topics(settings.bootstrap_servers, settings.topics, plan)
