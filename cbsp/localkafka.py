@@ -127,13 +127,24 @@ class LocalKafka:
         pom.write_text(POM_TEMPLATE.format(kafka=KAFKA_VERSION, log4j=LOG4J_VERSION))
         logger.info("resolving Apache Kafka %s jars with Maven into %s", KAFKA_VERSION, self.libs)
         result = subprocess.run(
-            ["mvn", "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
-             "-DincludeScope=runtime", f"-DoutputDirectory={self.libs}"],
-            capture_output=True, text=True, check=False,
+            [
+                "mvn",
+                "-B",
+                "-q",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={self.libs}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise LocalKafkaError(
-                f"Maven could not resolve Kafka {KAFKA_VERSION}:\n{result.stdout[-3000:]}{result.stderr[-2000:]}"
+                f"Maven could not resolve Kafka {KAFKA_VERSION}:\n"
+                f"{result.stdout[-3000:]}{result.stderr[-2000:]}"
             )
         marker.write_text(KAFKA_VERSION)
         return self.libs
@@ -169,9 +180,14 @@ class LocalKafka:
         if java is None:
             raise LocalKafkaError("Java (java) is not on PATH: install OpenJDK 17 or newer")
         return [
-            java, f"-Xms{heap}", f"-Xmx{heap}", "-Djava.awt.headless=true",
+            java,
+            f"-Xms{heap}",
+            f"-Xmx{heap}",
+            "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
-            "-cp", f"{self.libs}/*", *args,
+            "-cp",
+            f"{self.libs}/*",
+            *args,
         ]
 
     def prepare(self) -> None:
@@ -184,9 +200,18 @@ class LocalKafka:
             return
         cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
         result = subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
-                       "-c", str(self.home / "server.properties"), "--ignore-formatted"),
-            capture_output=True, text=True, check=False,
+            self._java(
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(self.home / "server.properties"),
+                "--ignore-formatted",
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise LocalKafkaError(f"formatting {self.home / 'data'} failed:\n{result.stdout}{result.stderr}")
@@ -214,12 +239,15 @@ class LocalKafka:
         with open(self.home / "stdout.log", "ab") as out:
             process = subprocess.Popen(
                 self._java("kafka.Kafka", str(self.home / "server.properties"), heap=self.heap),
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         self.pid_file.write_text(str(process.pid))
-        logger.info("starting Kafka %s pid=%d bootstrap=%s", KAFKA_VERSION, process.pid,
-                    self.bootstrap_servers)
+        logger.info(
+            "starting Kafka %s pid=%d bootstrap=%s", KAFKA_VERSION, process.pid, self.bootstrap_servers
+        )
         try:
             self._wait_ready(process, timeout_s)
         except BaseException:
@@ -283,8 +311,10 @@ def main(argv: list[str]) -> int:
     command = argv[0] if argv else "status"
     if command == "up":
         started = broker.start()
-        print(f"Kafka {KAFKA_VERSION} {'started' if started else 'already running'} "
-              f"at {broker.bootstrap_servers} (data: {broker.home})")
+        print(
+            f"Kafka {KAFKA_VERSION} {'started' if started else 'already running'} "
+            f"at {broker.bootstrap_servers} (data: {broker.home})"
+        )
         return 0
     if command == "down":
         stopped = broker.stop()

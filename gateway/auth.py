@@ -21,9 +21,7 @@ def authenticate(request: Request, provider: str, auth: ProviderAuth) -> None:
         )
     presented = request.authorization
     if auth.basic is not None and presented is not None and presented.type == "basic":
-        if _equal(presented.username or "", auth.basic[0]) & _equal(
-            presented.password or "", auth.basic[1]
-        ):
+        if _equal(presented.username or "", auth.basic[0]) & _equal(presented.password or "", auth.basic[1]):
             return
         raise UnauthenticatedError("wrong login or password")
     token = request.headers.get(TOKEN_HEADER) or request.args.get("token")

@@ -11,12 +11,8 @@ from flask import Blueprint, Request, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from gateway.auth import authenticate
-from gateway.errors import (
-    ShapeError,
-    UnknownProviderError,
-    UnparseableBodyError,
-    UnsupportedMediaTypeError,
-)
+from gateway.bodies import decode_body
+from gateway.errors import ShapeError, UnknownProviderError, UnparseableBodyError
 from gateway.producer import OutRecord, RawProducer
 from gateway.providers import REGISTRY, Callback, Provider
 from gateway.settings import Settings
@@ -41,27 +37,25 @@ def receive(provider_name: str) -> ResponseReturnValue:
         callbacks = provider.split(_parse_body(request, provider))
     except (ShapeError, UnparseableBodyError) as exc:
         producer.send_all([_rejected_record(settings, request, headers, exc.detail)])
-        logger.info("refused request_id=%s provider=%s reason=%s", g.request_id, provider_name,
-                    exc.detail)
+        logger.info("refused request_id=%s provider=%s reason=%s", g.request_id, provider_name, exc.detail)
         raise
     producer.send_all([_raw_record(settings, callback, headers) for callback in callbacks])
-    logger.info("accepted request_id=%s provider=%s callbacks=%d", g.request_id, provider_name,
-                len(callbacks))
+    logger.info(
+        "accepted request_id=%s provider=%s callbacks=%d", g.request_id, provider_name, len(callbacks)
+    )
+    if callbacks and all(c.kind in provider.empty_reply_kinds for c in callbacks):
+        return "", 200, {"Content-Type": "text/plain; charset=utf-8"}
     return jsonify(accepted=len(callbacks))
 
 
 def _parse_body(req: Request, provider: Provider) -> Any:
-    mimetype = req.mimetype
-    if mimetype not in provider.content_types:
-        raise UnsupportedMediaTypeError(
-            f"content type {mimetype or '(none)'!r} is not accepted for {provider.name}; "
-            f"send {' or '.join(sorted(provider.content_types))}"
-        )
-    raw = req.get_data(cache=True)
-    try:
-        return json.loads(raw.decode(req.mimetype_params.get("charset", "utf-8")))
-    except (UnicodeDecodeError, LookupError, json.JSONDecodeError) as exc:
-        raise UnparseableBodyError(f"body is not valid JSON: {exc}") from exc
+    return decode_body(
+        req.get_data(cache=True),
+        req.mimetype,
+        req.mimetype_params.get("charset"),
+        provider.content_types,
+        provider.name,
+    )
 
 
 def _common_headers(req: Request, provider: str) -> list[tuple[str, bytes]]:

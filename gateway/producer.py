@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -65,9 +66,9 @@ class RawProducer:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._loop, self._producer = None, None
 
-    def _run(self, coroutine: object, timeout_s: float, what: str) -> None:
+    def _run(self, coroutine: Coroutine[Any, Any, None], timeout_s: float, what: str) -> None:
         loop = self._ensure_loop()
-        future = asyncio.run_coroutine_threadsafe(coroutine, loop)  # type: ignore[arg-type]
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
         try:
             future.result(timeout_s)
         except FutureTimeoutError:
@@ -111,9 +112,7 @@ class RawProducer:
 
     async def _send_all(self, records: Sequence[OutRecord]) -> None:
         producer = await self._started()
-        acks = [
-            await producer.send(r.topic, value=r.value, key=r.key, headers=r.headers) for r in records
-        ]
+        acks = [await producer.send(r.topic, value=r.value, key=r.key, headers=r.headers) for r in records]
         await asyncio.gather(*acks)
 
     async def _fetch_metadata(self) -> None:

@@ -38,14 +38,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=int(os.environ.get(ENV_WORKERS, "2")))
     parser.add_argument("--threads", type=int, default=int(os.environ.get(ENV_THREADS, "8")))
     args = parser.parse_args(argv)
-    GatewayServer({
-        "bind": args.bind,
-        "workers": args.workers,
-        "threads": args.threads,
-        "worker_class": "gthread",
-        "graceful_timeout": 30,
-        "timeout": 60,
-        "accesslog": "-",
-        "preload_app": False,
-    }).run()
+    GatewayServer(
+        {
+            "bind": args.bind,
+            "workers": args.workers,
+            "threads": args.threads,
+            "worker_class": "gthread",
+            "graceful_timeout": 30,
+            "timeout": 60,
+            "accesslog": "-",
+            "preload_app": False,
+        }
+    ).run()
     return 0

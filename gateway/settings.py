@@ -56,7 +56,5 @@ def _provider_auth(env: Mapping[str, str], provider: str) -> ProviderAuth:
     token = env.get(ENV_TOKEN.format(provider=provider.upper()))
     login, sep, password = (basic or "").partition(":")
     if basic is not None and not (sep and login and password):
-        raise ValueError(
-            f"{ENV_BASIC_AUTH.format(provider=provider.upper())} must be 'login:password'"
-        )
+        raise ValueError(f"{ENV_BASIC_AUTH.format(provider=provider.upper())} must be 'login:password'")
     return ProviderAuth(basic=(login, password) if basic else None, token=token or None)

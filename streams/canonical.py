@@ -61,6 +61,13 @@ class RawCallback:
 
 
 @dataclass(frozen=True)
+class NormalizeOptions:
+    """Deployment facts a normalizer needs that the callbacks do not carry."""
+
+    edna_rate_currency: str | None = None  # ISO 4217 of edna's `rate` (CBSP_EDNA_RATE_CURRENCY)
+
+
+@dataclass(frozen=True)
 class CanonicalEvent:
     kind: str
     record: Mapping[str, Any]
@@ -80,13 +87,27 @@ class CanonicalEvent:
 
 def event_id(provider: str, kind: str, *natural_key: object) -> str:
     """Deterministic id from the provider's natural key: a retried callback gets the same id."""
-    name = "|".join([provider, kind, *("" if part is None else str(part) for part in natural_key)])
+    name = "|".join([provider, kind, *(_key_part(part) for part in natural_key)])
     return str(uuid.uuid5(EVENT_ID_NAMESPACE, name))
 
 
+def _key_part(part: object) -> str:
+    if part is None:
+        return ""
+    if isinstance(part, datetime):  # one instant, however the provider wrote it
+        return str(int(part.timestamp() * 1000))
+    return str(part)
+
+
 def envelope(
-    raw: RawCallback, *, kind: str, natural_key: tuple[object, ...], provider_message_id: str,
-    occurred_at: datetime, channel: str | None = None, cascade_id: str | None = None,
+    raw: RawCallback,
+    *,
+    kind: str,
+    natural_key: tuple[object, ...],
+    provider_message_id: str,
+    occurred_at: datetime,
+    channel: str | None = None,
+    cascade_id: str | None = None,
     cascade_step: int | None = None,
 ) -> dict[str, Any]:
     """The fields every canonical event carries (DESIGN.md, "Avro")."""
@@ -104,8 +125,13 @@ def envelope(
     }
 
 
-def status_fields(status: str | None, provider_status: str, error_code: object = None,
-                  final: bool | None = None, read_state: str | None = None) -> dict[str, Any]:
+def status_fields(
+    status: str | None,
+    provider_status: str,
+    error_code: object = None,
+    final: bool | None = None,
+    read_state: str | None = None,
+) -> dict[str, Any]:
     """The status part of a status event.
 
     ``status`` is a canonical status (a key of STATUS_RANKS) or None when the callback

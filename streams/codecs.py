@@ -91,7 +91,7 @@ def decode(data: bytes) -> tuple[str, dict[str, Any]]:
         record = schemaless_reader(io.BytesIO(data[HEADER_SIZE:]), loaded.parsed, None)
     except (ValueError, EOFError, IndexError, TypeError) as exc:
         raise CodecError(f"body does not decode as {loaded.full_name}: {exc}") from exc
-    return loaded.full_name, dict(record)  # type: ignore[arg-type]  # a record schema reads a dict
+    return loaded.full_name, dict(record)
 
 
 def headers_for(name: str) -> list[tuple[str, bytes]]:

@@ -20,8 +20,9 @@ def header_dict(headers: Headers | None) -> dict[str, bytes]:
     return {str(key): bytes(value or b"") for key, value in items}
 
 
-def decode_raw(key: bytes | None, value: bytes | None, headers: Headers | None,
-               source: SourceRef) -> RawCallback:
+def decode_raw(
+    key: bytes | None, value: bytes | None, headers: Headers | None, source: SourceRef
+) -> RawCallback:
     """Parse one raw record; NormalizeError says what is wrong with it."""
     found = header_dict(headers)
     provider = found.get("provider", b"").decode() or _provider_from_topic(source.topic)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cbsp.topicnames import TopicNames
+from streams.canonical import NormalizeOptions
 
 ENV_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS"
 ENV_TOPIC_PREFIX = "CBSP_TOPIC_PREFIX"
@@ -18,6 +19,7 @@ ENV_WEB_PORT = "CBSP_WORKER_WEB_PORT"
 ENV_PARTITIONS = "CBSP_PARTITIONS"
 ENV_REPLICATION = "CBSP_REPLICATION_FACTOR"
 ENV_GUARANTEE = "CBSP_PROCESSING_GUARANTEE"
+ENV_EDNA_RATE_CURRENCY = "CBSP_EDNA_RATE_CURRENCY"
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:39092"
 
@@ -33,6 +35,7 @@ class WorkerSettings:
     partitions: int = 8
     replication_factor: int = 1
     processing_guarantee: str = "at_least_once"
+    normalize_options: NormalizeOptions = NormalizeOptions()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -50,6 +53,9 @@ class WorkerSettings:
             partitions=int(env.get(ENV_PARTITIONS, "8")),
             replication_factor=int(env.get(ENV_REPLICATION, "1")),
             processing_guarantee=guarantee,
+            normalize_options=NormalizeOptions(
+                edna_rate_currency=(env.get(ENV_EDNA_RATE_CURRENCY) or "").upper() or None
+            ),
         )
 
     @property

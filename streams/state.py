@@ -25,7 +25,9 @@ def status_wins(candidate: Mapping[str, Any], held: Mapping[str, Any] | None) ->
     if held is None:
         return True
     return (-candidate["rank"], candidate["at"], candidate["event_id"]) < (
-        -held["rank"], held["at"], held["event_id"],
+        -held["rank"],
+        held["at"],
+        held["event_id"],
     )
 
 

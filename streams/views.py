@@ -13,7 +13,7 @@ from streams.tables import message_states
 
 
 @app.page("/messages/{provider}/{message_id}")
-class MessageView(web.View):
+class MessageView(web.View):  # type: ignore[misc]  # faust is untyped here
     async def get(self, request: web.Request, provider: str, message_id: str) -> web.Response:
         message_key = f"{provider}:{message_id}"
         key = message_key.encode()

@@ -6,7 +6,7 @@ from gateway.providers import revicom
 from gateway.providers.base import Callback, Provider
 
 REGISTRY: dict[str, Provider] = {
-    revicom.name: revicom,  # type: ignore[dict-item]  # a module satisfies the Protocol
+    revicom.name: revicom,
 }
 
 __all__ = ["REGISTRY", "Callback", "Provider"]

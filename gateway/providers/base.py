@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gateway.bodies import FORM, JSON
 from gateway.errors import ShapeError
 
-JSON = "application/json"
-FORM = "application/x-www-form-urlencoded"
+__all__ = ["FORM", "JSON", "Callback", "Provider", "require_object", "require_str", "type_name"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class Callback:
 class Provider(Protocol):
     name: str
     content_types: frozenset[str]
+    # kinds the provider expects an empty 200 body for (recessmobile incoming_message: no auto-reply)
+    empty_reply_kinds: frozenset[str]
 
     def split(self, body: Any) -> list[Callback]:
         """The callbacks of one parsed request body; ShapeError names the first bad field."""

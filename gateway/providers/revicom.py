@@ -14,6 +14,7 @@ from gateway.providers.base import JSON, Callback, require_object, require_str, 
 
 name = "revicom"
 content_types = frozenset({JSON})
+empty_reply_kinds: frozenset[str] = frozenset()
 
 KINDS = {
     "delivered": "status",

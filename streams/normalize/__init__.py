@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from streams.canonical import CanonicalEvent, RawCallback
+from streams.canonical import CanonicalEvent, NormalizeOptions, RawCallback
 from streams.errors import UnknownProviderError
 from streams.normalize import revicom
 
-Normalizer = Callable[[RawCallback], list[CanonicalEvent]]
+Normalizer = Callable[[RawCallback, NormalizeOptions], list[CanonicalEvent]]
 
 REGISTRY: dict[str, Normalizer] = {
     "revicom": revicom.normalize,
 }
 
 
-def normalize(raw: RawCallback) -> list[CanonicalEvent]:
+def normalize(raw: RawCallback, options: NormalizeOptions = NormalizeOptions()) -> list[CanonicalEvent]:
     """The canonical events of one raw callback (an empty list for kinds kept raw only)."""
     normalizer = REGISTRY.get(raw.provider)
     if normalizer is None:
         raise UnknownProviderError(f"no normalizer for provider {raw.provider!r}")
-    return normalizer(raw)
+    return normalizer(raw, options)

@@ -1,0 +1,151 @@
+"""``cbsp dev`` (what ``make run`` runs): local Kafka, one worker and the gateway, for development.
+
+Generates dev credentials for every provider, prints the URLs and ready-to-paste
+curl commands, and on Ctrl-C stops everything it started (a broker that was
+already running, or one given by KAFKA_BOOTSTRAP_SERVERS, is left alone).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import FrameType
+
+from cbsp.localkafka import LocalKafka
+from cbsp.topicnames import PROVIDERS
+
+
+@dataclass
+class DevStack:
+    env: dict[str, str]
+    gateway_url: str
+    worker_url: str
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def spawn(self, *args: str) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cbsp", *args], env=self.env, start_new_session=True
+        )
+        self.processes.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in reversed(self.processes):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def dev_credentials() -> dict[str, str]:
+    """Fresh random credentials for every provider: a token each, HTTP Basic for revicom."""
+    env = {f"CBSP_{p.upper()}_TOKEN": secrets.token_urlsafe(18) for p in PROVIDERS}
+    env["CBSP_REVICOM_BASIC_AUTH"] = f"dev:{secrets.token_urlsafe(18)}"
+    return env
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes], what: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the {what} exited with code {process.returncode} while starting")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310  (our own loopback URL)
+                return
+        except urllib.error.HTTPError:
+            return  # it answers: any HTTP status means it is up
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"the {what} did not answer on {url} within {timeout_s:.0f}s")
+
+
+def sample_commands(gateway_url: str, worker_url: str, env: Mapping[str, str]) -> tuple[str, str]:
+    message_uuid = str(uuid.uuid4())
+    item = {
+        "message_uuid": message_uuid,
+        "channel_type": "SMS",
+        "callback_event": "delivered",
+        "status": "delivered",
+        "status_time": "2026-01-01T12:00:00Z",
+    }
+    callback = json.dumps([item], separators=(",", ":"))
+    post = (
+        f"curl -s -u {shlex.quote(env['CBSP_REVICOM_BASIC_AUTH'])} -H 'Content-Type: application/json' "
+        f"-d {shlex.quote(callback)} {gateway_url}/v1/callbacks/revicom"
+    )
+    view = f"curl -s {worker_url}/messages/revicom/{message_uuid}"
+    return post, view
+
+
+def main(argv: list[str]) -> int:
+    broker = LocalKafka.from_env()
+    started_broker = False
+    env = dict(os.environ)
+    if "KAFKA_BOOTSTRAP_SERVERS" not in env:
+        started_broker = broker.start()
+        env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+    env.update({k: v for k, v in dev_credentials().items() if k not in os.environ})
+    bind = env.setdefault("CBSP_GATEWAY_BIND", "127.0.0.1:8080")
+    web_port = env.setdefault("CBSP_WORKER_WEB_PORT", "6066")
+    stack = DevStack(env, f"http://{bind}", f"http://127.0.0.1:{web_port}")
+    stopping = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        worker = stack.spawn("worker")
+        wait_http(f"{stack.worker_url}/messages/revicom/-", worker, "worker")
+        gateway = stack.spawn("gateway")
+        wait_http(f"{stack.gateway_url}/healthz", gateway, "gateway")
+        print_banner(stack, env)
+        while not stopping and all(p.poll() is None for p in stack.processes):
+            time.sleep(0.5)
+    finally:
+        print("\nstopping gateway, worker" + (" and Kafka" if started_broker else "") + " ...", flush=True)
+        stack.stop()
+        if started_broker:
+            broker.stop()
+    return 0
+
+
+def print_banner(stack: DevStack, env: Mapping[str, str]) -> None:
+    post, view = sample_commands(stack.gateway_url, stack.worker_url, env)
+    credentials = "\n".join(
+        f"  {name}={env[name]}" for name in sorted(env) if name.endswith(("_TOKEN", "_BASIC_AUTH"))
+    )
+    print(
+        f"""
+Callback stream processor is running (Ctrl-C stops everything started here).
+  gateway:     {stack.gateway_url}/v1/callbacks/<provider>   (health: {stack.gateway_url}/readyz)
+  table views: {stack.worker_url}/messages/<provider>/<provider message id>
+  Kafka:       {env["KAFKA_BOOTSTRAP_SERVERS"]}
+
+Dev credentials generated for this run:
+{credentials}
+
+Send a sample Revicom callback:
+  {post}
+Then read the message's state:
+  {view}
+""",
+        flush=True,
+    )
