@@ -15,7 +15,10 @@ REGISTRY: dict[str, Normalizer] = {
 }
 
 
-def normalize(raw: RawCallback, options: NormalizeOptions = NormalizeOptions()) -> list[CanonicalEvent]:
+DEFAULT_OPTIONS = NormalizeOptions()
+
+
+def normalize(raw: RawCallback, options: NormalizeOptions = DEFAULT_OPTIONS) -> list[CanonicalEvent]:
     """The canonical events of one raw callback (an empty list for kinds kept raw only)."""
     normalizer = REGISTRY.get(raw.provider)
     if normalizer is None:
