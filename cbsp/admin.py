@@ -70,7 +70,21 @@ async def ensure_topics(bootstrap_servers: str, names: TopicNames, plan: TopicPl
 
 
 async def wait_until_reachable(bootstrap_servers: str, timeout_s: float) -> None:
-    """Return once the cluster answers a metadata request; raise TimeoutError otherwise."""
+    """Return once the cluster answers a metadata request; raise TimeoutError otherwise.
+
+    aiokafka logs every refused connection as an error; while we poll on purpose,
+    those lines are noise, so its logger is quieted for the duration.
+    """
+    client_logger = logging.getLogger("aiokafka")
+    level = client_logger.level
+    client_logger.setLevel(logging.CRITICAL)
+    try:
+        await _poll_until_reachable(bootstrap_servers, timeout_s)
+    finally:
+        client_logger.setLevel(level)
+
+
+async def _poll_until_reachable(bootstrap_servers: str, timeout_s: float) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     last_error: Exception | None = None
     while asyncio.get_running_loop().time() < deadline:

@@ -13,6 +13,7 @@ def main(argv: list[str]) -> int:
     from streams import agents, views  # noqa: F401  (registers agents, tables and pages)
     from streams.app import app, settings
 
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     asyncio.run(prepare_topics(settings))
     sys.argv = ["cbsp worker", "worker", "--loglevel", "info", *argv]
     app.main()

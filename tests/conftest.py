@@ -1,0 +1,53 @@
+"""A real Kafka broker for the session: KAFKA_BOOTSTRAP_SERVERS if set; else testcontainers'
+Kafka (apache/kafka image) when a Docker engine answers; else the project's local broker
+(Maven Central jars, cbsp.localkafka), started here and stopped at the end if started here.
+
+There is no skip: a test that needs Kafka and cannot get it fails, with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from cbsp.localkafka import KAFKA_VERSION, LocalKafka, LocalKafkaError
+
+
+def docker_engine_answers() -> bool:
+    """Whether a Docker engine answers ``GET /_ping`` on its local socket (the client alone is not enough)."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://") or not os.path.exists(host[len("unix://") :]):
+        return host.startswith("tcp://")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(3)
+        try:
+            sock.connect(host[len("unix://") :])
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            return b" 200 " in sock.recv(256)
+        except OSError:
+            return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        yield configured
+        return
+    if docker_engine_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer(f"apache/kafka:{KAFKA_VERSION}").with_kraft() as container:
+            yield container.get_bootstrap_server()
+        return
+    broker = LocalKafka.from_env()
+    try:
+        started = broker.start()
+    except LocalKafkaError as exc:
+        pytest.fail(f"no Kafka broker for the tests: {exc}", pytrace=False)
+    yield broker.bootstrap_servers
+    if started:
+        broker.stop()

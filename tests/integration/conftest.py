@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.pipeline import Pipeline
+
+
+@pytest.fixture(scope="module")
+def pipeline(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """One worker and one gateway on this module's own topics and consumer group."""
+    running = Pipeline(kafka_bootstrap, tmp_path_factory.mktemp("pipeline"))
+    try:
+        running.start_worker()
+        running.start_gateway()
+        yield running
+    finally:
+        running.stop()
