@@ -52,8 +52,8 @@ class Settings:
 
 
 def _provider_auth(env: Mapping[str, str], provider: str) -> ProviderAuth:
-    basic = env.get(ENV_BASIC_AUTH.format(provider=provider.upper()))
-    token = env.get(ENV_TOKEN.format(provider=provider.upper()))
+    basic = env.get(ENV_BASIC_AUTH.format(provider=provider.upper())) or None  # empty means unset
+    token = env.get(ENV_TOKEN.format(provider=provider.upper())) or None
     login, sep, password = (basic or "").partition(":")
     if basic is not None and not (sep and login and password):
         raise ValueError(f"{ENV_BASIC_AUTH.format(provider=provider.upper())} must be 'login:password'")

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,17 +154,34 @@ class Pipeline:
             time.sleep(0.2)
         raise AssertionError(f"view of {provider}/{message_id} never matched; last: {last}")
 
-    def consume(self, topics: Iterable[str], *, keys: set[bytes] | None = None, count: int,
-                timeout_s: float = 30) -> list[ConsumedRecord]:
-        """Read the topics from the beginning until ``count`` records (with one of ``keys``) came."""
-        return asyncio.run(_consume(self.bootstrap, list(topics), keys, count, timeout_s))
+    def consume(
+        self,
+        topics: Iterable[str],
+        *,
+        keys: set[bytes] | None = None,
+        match: Callable[[ConsumedRecord], bool] | None = None,
+        count: int,
+        timeout_s: float = 30,
+    ) -> list[ConsumedRecord]:
+        """Read the topics from the beginning until ``count`` records that have one of ``keys``
+        and satisfy ``match`` came, or the timeout passed; returns what came."""
+
+        def wanted(record: ConsumedRecord) -> bool:
+            return (keys is None or record.key in keys) and (match is None or match(record))
+
+        return asyncio.run(_consume(self.bootstrap, list(topics), wanted, count, timeout_s))
 
 
-async def _consume(bootstrap: str, topics: list[str], keys: set[bytes] | None, count: int,
-                   timeout_s: float) -> list[ConsumedRecord]:
+async def _consume(
+    bootstrap: str, topics: list[str], wanted: Callable[[ConsumedRecord], bool], count: int, timeout_s: float
+) -> list[ConsumedRecord]:
     consumer = AIOKafkaConsumer(
-        *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
-        group_id=None, isolation_level="read_committed",
+        *topics,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level="read_committed",
     )
     await consumer.start()
     found: list[ConsumedRecord] = []
@@ -174,9 +191,10 @@ async def _consume(bootstrap: str, topics: list[str], keys: set[bytes] | None, c
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for r in records:
-                    if keys is None or r.key in keys:
-                        found.append(ConsumedRecord(r.topic, r.partition, r.offset, r.key, r.value,
-                                                    {k: bytes(v) for k, v in r.headers}))
+                    headers = {k: bytes(v) for k, v in r.headers}
+                    record = ConsumedRecord(r.topic, r.partition, r.offset, r.key, r.value, headers)
+                    if wanted(record):
+                        found.append(record)
     finally:
         await consumer.stop()
     return found

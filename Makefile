@@ -1,0 +1,51 @@
+# The one task runner. `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test unit lint format kafka-up kafka-down kafka-status clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the project with its dev tools
+
+run: install ## run everything: local Kafka (unless KAFKA_BOOTSTRAP_SERVERS is set), one worker, the gateway
+	$(PY) -m cbsp dev
+
+test: install lint ## lint, then every test against a real Kafka (started and stopped here if none is set)
+	$(PY) -m pytest
+
+unit: install ## only the tests that need no broker
+	$(PY) -m pytest tests/unit
+
+lint: install ## ruff format --check, ruff check, mypy (what CI runs)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+format: install ## rewrite the code in the project's format
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+kafka-up: install ## start the local single-node Kafka (idempotent)
+	$(PY) -m cbsp kafka up
+
+kafka-down: install ## stop the local Kafka
+	$(PY) -m cbsp kafka down
+
+kafka-status: install ## is the local Kafka running?
+	$(PY) -m cbsp kafka status
+
+clean: ## stop the local Kafka and remove its data, the venv and caches
+	-@test -x $(PY) && $(PY) -m cbsp kafka down
+	rm -rf .kafka .cbsp $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
