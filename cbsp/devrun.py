@@ -20,6 +20,7 @@ import urllib.request
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 
 from cbsp.localkafka import LocalKafka
@@ -31,12 +32,20 @@ class DevStack:
     env: dict[str, str]
     gateway_url: str
     worker_url: str
+    log_dir: Path = Path(".cbsp/logs")
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def spawn(self, *args: str) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cbsp", *args], env=self.env, start_new_session=True
-        )
+    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        """Start ``cbsp <args>`` in its own session (Ctrl-C reaches us, we stop it), logging to a file."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_dir / f"{name}.log", "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cbsp", *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.processes.append(process)
         return process
 
@@ -63,7 +72,9 @@ def wait_http(url: str, process: subprocess.Popen[bytes], what: str, timeout_s: 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the {what} exited with code {process.returncode} while starting")
+            raise RuntimeError(
+                f"the {what} exited with code {process.returncode} while starting: see .cbsp/logs/{what}.log"
+            )
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310  (our own loopback URL)
                 return
@@ -112,9 +123,9 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        worker = stack.spawn("worker")
+        worker = stack.spawn("worker", "worker")
         wait_http(f"{stack.worker_url}/messages/revicom/-", worker, "worker")
-        gateway = stack.spawn("gateway")
+        gateway = stack.spawn("gateway", "gateway")
         wait_http(f"{stack.gateway_url}/healthz", gateway, "gateway")
         print_banner(stack, env)
         while not stopping and all(p.poll() is None for p in stack.processes):
@@ -124,6 +135,7 @@ def main(argv: list[str]) -> int:
         stack.stop()
         if started_broker:
             broker.stop()
+        print("stopped.", flush=True)
     return 0
 
 
@@ -138,6 +150,7 @@ Callback stream processor is running (Ctrl-C stops everything started here).
   gateway:     {stack.gateway_url}/v1/callbacks/<provider>   (health: {stack.gateway_url}/readyz)
   table views: {stack.worker_url}/messages/<provider>/<provider message id>
   Kafka:       {env["KAFKA_BOOTSTRAP_SERVERS"]}
+  logs:        {stack.log_dir}/worker.log, {stack.log_dir}/gateway.log
 
 Dev credentials generated for this run:
 {credentials}

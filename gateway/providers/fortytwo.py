@@ -2,7 +2,8 @@
 
 A report bundle is split into one callback per ``data[]`` item, keyed by its
 ``message_id``; its payload is the item with the bundle's other fields
-(``api_job_id``, ``client_job_id``) merged in, so one raw record says everything.
+(``api_job_id``, ``client_job_id``) merged in (the item's own fields win), so one
+raw record says everything the normalizer needs.
 A reply (``reply_message_id``) is one callback; ``req_uuid`` is per attempt, not an id.
 """
 

@@ -6,12 +6,15 @@ from collections.abc import Callable
 
 from streams.canonical import CanonicalEvent, NormalizeOptions, RawCallback
 from streams.errors import UnknownProviderError
-from streams.normalize import revicom
+from streams.normalize import edna, fortytwo, recessmobile, revicom
 
 Normalizer = Callable[[RawCallback, NormalizeOptions], list[CanonicalEvent]]
 
 REGISTRY: dict[str, Normalizer] = {
     "revicom": revicom.normalize,
+    "recessmobile": recessmobile.normalize,
+    "fortytwo": fortytwo.normalize,
+    "edna": edna.normalize,
 }
 
 
