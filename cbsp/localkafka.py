@@ -68,6 +68,11 @@ logger.org.level = INFO
 """
 
 
+# Brokers this process started, kept referenced while they run (a collected Popen of a
+# running process warns) and waited for when stopped (no zombie).
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
+
+
 class LocalKafkaError(RuntimeError):
     """The local broker could not be set up, started or stopped."""
 
@@ -245,6 +250,7 @@ class LocalKafka:
                 start_new_session=True,
             )
         self.pid_file.write_text(str(process.pid))
+        _STARTED[process.pid] = process
         logger.info(
             "starting Kafka %s pid=%d bootstrap=%s", KAFKA_VERSION, process.pid, self.bootstrap_servers
         )
@@ -299,10 +305,9 @@ class LocalKafka:
 
 def _reap(pid: int) -> None:
     """Collect the exit status if the broker is our child (avoids a zombie)."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
+    process = _STARTED.pop(pid, None)
+    if process is not None:
+        process.wait(timeout=10)
 
 
 def main(argv: list[str]) -> int:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from streams import codecs
+
 # Canonical statuses and their ranks: a higher rank is never replaced by a lower one.
 STATUS_RANKS: Mapping[str, int] = {
     "PENDING": 10,
@@ -89,6 +91,11 @@ def event_id(provider: str, kind: str, *natural_key: object) -> str:
     """Deterministic id from the provider's natural key: a retried callback gets the same id."""
     name = "|".join([provider, kind, *(_key_part(part) for part in natural_key)])
     return str(uuid.uuid5(EVENT_ID_NAMESPACE, name))
+
+
+def with_defaults(kind: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """``record`` with every field it lacks set to its schema default."""
+    return codecs.field_defaults(EVENT_SCHEMAS[kind]) | dict(record)
 
 
 def _key_part(part: object) -> str:

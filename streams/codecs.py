@@ -9,6 +9,7 @@ can decode it without a registry; :func:`decode_message` is that consumer's help
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 from collections.abc import Iterable, Mapping
@@ -92,6 +93,12 @@ def decode(data: bytes) -> tuple[str, dict[str, Any]]:
     except (ValueError, EOFError, IndexError, TypeError) as exc:
         raise CodecError(f"body does not decode as {loaded.full_name}: {exc}") from exc
     return loaded.full_name, dict(record)
+
+
+def field_defaults(name: str) -> dict[str, Any]:
+    """The schema's default of every field that has one (fresh copies: safe to mutate)."""
+    fields = schema(name).parsed["fields"]
+    return {field["name"]: copy.deepcopy(field["default"]) for field in fields if "default" in field}
 
 
 def headers_for(name: str) -> list[tuple[str, bytes]]:

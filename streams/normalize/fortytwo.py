@@ -7,13 +7,18 @@ retry of the callback: it is no identity and stays out of events.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from streams import codecs
-from streams.canonical import CanonicalEvent, NormalizeOptions, RawCallback, envelope, status_fields
+from streams.canonical import (
+    CanonicalEvent,
+    NormalizeOptions,
+    RawCallback,
+    envelope,
+    status_fields,
+    with_defaults,
+)
 from streams.errors import NormalizeError
 from streams.normalize.fields import optional_int, optional_str, parse_time, required_str
 
@@ -79,14 +84,14 @@ def _reply(raw: RawCallback) -> CanonicalEvent:
         "in_reply_to": optional_str(payload, "orig_message_id"),
         "provider_fields": _provider_fields(payload),
     }
-    return CanonicalEvent("inbound", _inbound(record, fields))
+    return CanonicalEvent("inbound", with_defaults("inbound", record | fields))
 
 
 def _occurred_at(payload: Mapping[str, Any]) -> datetime:
     """``micro_timestamp`` (milliseconds, despite the name) when given, else ``timestamp`` (seconds)."""
     for key in ("micro_timestamp", "timestamp"):
         if payload.get(key) not in (None, ""):
-            return _time(payload[key], key)
+            return parse_time(payload[key], key)
     raise NormalizeError("micro_timestamp", "missing, and no timestamp either")
 
 
@@ -103,20 +108,3 @@ def _message_text(payload: Mapping[str, Any]) -> str | None:
 def _provider_fields(payload: Mapping[str, Any]) -> dict[str, str]:
     """The job ids that tie a reply to our request (req_uuid is per attempt: left out)."""
     return {key: str(payload[key]) for key in REPLY_FIELDS if payload.get(key) not in (None, "")}
-
-
-def _inbound(record: dict[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The envelope and ``fields``; every other InboundMessageEvent field takes its schema default."""
-    schema_fields = codecs.schema("InboundMessageEvent").parsed["fields"]
-    defaults = {
-        field["name"]: copy.deepcopy(field["default"]) for field in schema_fields if "default" in field
-    }
-    return {**defaults, **record, **fields}
-
-
-def _time(value: Any, key: str) -> datetime:
-    """fields.parse_time, with times out of datetime's range refused by name too."""
-    try:
-        return parse_time(value, key)
-    except (OverflowError, OSError, ValueError):
-        raise NormalizeError(key, f"time out of range: {value!r}") from None

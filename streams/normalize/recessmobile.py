@@ -7,13 +7,17 @@ both read to the same values, so one callback gets one event id however it was s
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from streams import codecs
-from streams.canonical import CanonicalEvent, NormalizeOptions, RawCallback, envelope, status_fields
+from streams.canonical import (
+    CanonicalEvent,
+    NormalizeOptions,
+    RawCallback,
+    envelope,
+    status_fields,
+    with_defaults,
+)
 from streams.errors import NormalizeError
 from streams.normalize.fields import parse_time
 
@@ -63,7 +67,7 @@ def _incoming_message(raw: RawCallback) -> CanonicalEvent:
     payload = raw.payload
     api_key, phone_number = _text(payload, "api_key"), _text(payload, "phone_number")
     body = _text(payload, "body", allow_empty=True)
-    sent_at = _time(payload.get("sent_at"), "sent_at")
+    sent_at = parse_time(payload.get("sent_at"), "sent_at")
     record = envelope(
         raw,
         kind="inbound",
@@ -79,7 +83,7 @@ def _incoming_message(raw: RawCallback) -> CanonicalEvent:
         "content_type": "text" if text else None,
         "provider_fields": _provider_fields(payload),
     }
-    return CanonicalEvent("inbound", _inbound(record, fields))
+    return CanonicalEvent("inbound", with_defaults("inbound", record | fields))
 
 
 def _derived_id(raw: RawCallback) -> str:
@@ -97,15 +101,6 @@ def _provider_fields(payload: Mapping[str, Any]) -> dict[str, str]:
         if value is not None:
             fields[key] = str(value).lower() if key in FLAGS else str(value)
     return fields
-
-
-def _inbound(record: dict[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The envelope and ``fields``; every other InboundMessageEvent field takes its schema default."""
-    schema_fields = codecs.schema("InboundMessageEvent").parsed["fields"]
-    defaults = {
-        field["name"]: copy.deepcopy(field["default"]) for field in schema_fields if "default" in field
-    }
-    return {**defaults, **record, **fields}
 
 
 def _text(payload: Mapping[str, Any], key: str, *, allow_empty: bool = False) -> str:
@@ -136,11 +131,3 @@ def _flag(payload: Mapping[str, Any], key: str) -> bool | None:
     if flag is None:
         raise NormalizeError(key, f"expected a boolean, got {value!r}")
     return flag
-
-
-def _time(value: Any, key: str) -> datetime:
-    """fields.parse_time, with times out of datetime's range refused by name too."""
-    try:
-        return parse_time(value, key)
-    except (OverflowError, OSError, ValueError):
-        raise NormalizeError(key, f"time out of range: {value!r}") from None

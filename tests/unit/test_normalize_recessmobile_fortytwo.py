@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
-from flask.testing import FlaskClient
-
-from gateway import create_app
 from gateway.bodies import FORM, JSON, decode_body
-from gateway.producer import OutRecord
 from gateway.providers import REGISTRY
-from gateway.settings import Settings
 from streams.canonical import RawCallback, SourceRef
 from streams.normalize import normalize
 from tests.cases import comparable, load_cases
@@ -114,49 +107,3 @@ def test_a_fortytwo_report_record_carries_its_bundle_fields() -> None:
         "message_id": "m1",
         "status": "DELIVRD",
     }
-
-
-class RecordingProducer:
-    def __init__(self) -> None:
-        self.records: list[OutRecord] = []
-
-    def send_all(self, records: Sequence[OutRecord]) -> None:
-        self.records.extend(records)
-
-
-@pytest.fixture
-def client_and_records() -> tuple[FlaskClient, list[OutRecord]]:
-    env = {"CBSP_RECESSMOBILE_TOKEN": TOKEN, "CBSP_FORTYTWO_TOKEN": TOKEN}
-    app = create_app(Settings.from_env(env))
-    producer = RecordingProducer()
-    app.extensions["cbsp_producer"] = producer
-    return app.test_client(), producer.records
-
-
-@pytest.mark.parametrize(
-    ("fields", "kind"),
-    [
-        ({"type": "incoming_message", "phone_number": "1", "body": "hi", "sent_at": "1"}, b"inbound"),
-        ({"type": "subscription_created", "phone_number": "1", "keyword": "NEWS"}, b"other"),
-    ],
-)
-def test_recessmobile_gets_an_empty_200_where_a_body_would_be_sent_to_the_user(
-    client_and_records: Any, fields: dict[str, str], kind: bytes
-) -> None:
-    client, records = client_and_records
-    data = {**fields, "api_key": API_KEY}
-    response = client.post("/v1/callbacks/recessmobile", data=data, headers={"X-Callback-Token": TOKEN})
-    assert (response.status_code, response.data) == (200, b"")
-    assert [dict(r.headers)["kind"] for r in records] == [kind]
-
-
-def test_a_fortytwo_bundle_becomes_one_raw_record_per_report(client_and_records: Any) -> None:
-    client, records = client_and_records
-    bundle = {
-        "api_job_id": "job-1",
-        "data": [{"message_id": "m1", "status": "ACCEPTD"}, {"message_id": "m2", "status": "DELIVRD"}],
-    }
-    response = client.post("/v1/callbacks/fortytwo", json=bundle, headers={"X-Callback-Token": TOKEN})
-    assert (response.status_code, response.json) == (200, {"accepted": 2})
-    assert [r.key for r in records] == [b"fortytwo:m1", b"fortytwo:m2"]
-    assert json.loads(records[1].value) == {"api_job_id": "job-1", "message_id": "m2", "status": "DELIVRD"}
