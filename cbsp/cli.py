@@ -12,6 +12,8 @@ commands:
   gateway      serve the HTTP gateway with gunicorn (production server)
   worker       run a Faust worker (normalize, aggregate, serve table views)
   topics       create the contract's topics (idempotent)
+  tail         print a topic as JSON lines (Avro decoded): cbsp tail events.status.v1 --from-beginning
+  schemas      write the Avro schemas (.avsc) to a folder
   kafka        up | down | status: the local single-node Kafka for development and tests
   dev          run everything for development: local Kafka, one worker, the gateway
 """
@@ -34,6 +36,14 @@ def main(argv: list[str] | None = None) -> int:
         return worker_main(rest)
     if command == "topics":
         return _topics(rest)
+    if command == "tail":
+        from cbsp.tail import main as tail_main
+
+        return tail_main(rest)
+    if command == "schemas":
+        from cbsp.schemafiles import main as schemas_main
+
+        return schemas_main(rest)
     if command == "kafka":
         from cbsp.localkafka import main as kafka_main
 
