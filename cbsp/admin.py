@@ -44,6 +44,7 @@ def topic_specs(names: TopicNames, plan: TopicPlan) -> list[NewTopic]:
         *(spec(name, raw_config) for name in names.raw_all()),
         spec(names.rejected, raw_config),
         spec(names.dlq, raw_config),
+        spec(names.replay, {"retention.ms": str(7 * 24 * 3600 * 1000)}),
         *(spec(name) for name in names.events_all()),
         spec(names.state_message, {"cleanup.policy": "compact"}),
     ]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 RAW_TEMPLATE = "callbacks.raw.{provider}"
 REJECTED = "callbacks.rejected"
 DLQ = "callbacks.dlq"
+REPLAY = "callbacks.replay"  # internal: raw records put back through normalization by `cbsp replay`
 STATE_MESSAGE = "state.message.v1"
 EVENTS = {
     "status": "events.status.v1",
@@ -49,8 +50,12 @@ class TopicNames:
         return self.prefix + DLQ
 
     @property
+    def replay(self) -> str:
+        return self.prefix + REPLAY
+
+    @property
     def state_message(self) -> str:
         return self.prefix + STATE_MESSAGE
 
     def all(self) -> list[str]:
-        return [*self.raw_all(), self.rejected, *self.events_all(), self.state_message, self.dlq]
+        return [*self.raw_all(), self.rejected, self.replay, *self.events_all(), self.state_message, self.dlq]
