@@ -12,6 +12,7 @@ commands:
   gateway      serve the HTTP gateway with gunicorn (production server)
   worker       run a Faust worker (normalize, aggregate, serve table views)
   topics       create the contract's topics (idempotent)
+  replay       put a slice of history through normalization again (cbsp replay --help)
   tail         print a topic as JSON lines (Avro decoded): cbsp tail events.status.v1 --from-beginning
   schemas      write the Avro schemas (.avsc) to a folder
   kafka        up | down | status: the local single-node Kafka for development and tests
@@ -36,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         return worker_main(rest)
     if command == "topics":
         return _topics(rest)
+    if command == "replay":
+        from cbsp.replay import main as replay_main
+
+        return replay_main(rest)
     if command == "tail":
         from cbsp.tail import main as tail_main
 

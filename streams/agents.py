@@ -9,7 +9,7 @@ from streams import codecs, state
 from streams.app import app, settings
 from streams.canonical import CanonicalEvent, SourceRef
 from streams.normalize import normalize
-from streams.raw import decode_raw, dlq_headers
+from streams.raw import decode_raw, dlq_headers, source_of
 from streams.tables import message_states
 from streams.topics import dlq_topic, event_topics, raw_callbacks_topic
 
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 async def normalize_callbacks(callbacks: Any) -> None:
     async for event in callbacks.events():
         message = event.message
-        source = SourceRef(message.topic, message.partition, message.offset)
+        source = source_of(event.headers, message.topic, message.partition, message.offset)
         try:
             raw = decode_raw(event.key, event.value, event.headers, source)
             for canonical in normalize(raw, settings.normalize_options):

@@ -44,10 +44,27 @@ def decode_raw(
     )
 
 
+def source_of(headers: Headers | None, topic: str, partition: int, offset: int) -> SourceRef:
+    """Where the callback was first written: the record itself, or for a replayed record
+    (``cbsp replay``) the raw record named by its ``source_*`` headers."""
+    found = header_dict(headers)
+    try:
+        return SourceRef(
+            found["source_topic"].decode(), int(found["source_partition"]), int(found["source_offset"])
+        )
+    except (KeyError, ValueError, UnicodeDecodeError):
+        return SourceRef(topic, partition, offset)
+
+
 def dlq_headers(headers: Headers | None, error: str, source: SourceRef) -> list[tuple[str, bytes]]:
     """The raw record's headers plus why it failed and where it came from."""
+    kept = {
+        k: v
+        for k, v in header_dict(headers).items()
+        if k not in ("source_topic", "source_partition", "source_offset", "error")
+    }
     return [
-        *header_dict(headers).items(),
+        *kept.items(),
         ("error", error.encode()),
         ("source_topic", source.topic.encode()),
         ("source_partition", str(source.partition).encode()),

@@ -6,7 +6,10 @@ from streams.app import app, settings
 
 topics = settings.topics
 
-raw_callbacks_topic = app.topic(*topics.raw_all(), key_serializer="raw", value_serializer="raw")
+# the raw topics and the replay topic (`cbsp replay`): keyed and partitioned alike, read alike
+raw_callbacks_topic = app.topic(
+    *topics.raw_all(), topics.replay, key_serializer="raw", value_serializer="raw"
+)
 event_topics = {
     kind: app.topic(topics.event(kind), key_serializer="raw", value_serializer="raw")
     for kind in ("status", "price", "click", "inbound")
