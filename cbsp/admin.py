@@ -70,6 +70,19 @@ async def ensure_topics(bootstrap_servers: str, names: TopicNames, plan: TopicPl
         await admin.close()
 
 
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    """The topic's partitions; empty if the topic does not exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if described["error_code"] != 0:
+        return []
+    return sorted(p["partition"] for p in described["partitions"])
+
+
 async def wait_until_reachable(bootstrap_servers: str, timeout_s: float) -> None:
     """Return once the cluster answers a metadata request; raise TimeoutError otherwise.
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from tqdm import tqdm
 
+from cbsp.admin import partitions_of
 from cbsp.replayplan import ReplayArgumentError, Slice, clamp, millis, parse_offsets, parse_when
 from cbsp.replayrecords import ReplayStats, to_replay_records
 from cbsp.topicnames import PROVIDERS, TopicNames
@@ -71,17 +72,17 @@ def source_topics(args: argparse.Namespace, names: TopicNames) -> list[str]:
     return [names.raw(provider) for provider in (args.provider or PROVIDERS)]
 
 
-async def plan(consumer: AIOKafkaConsumer, args: argparse.Namespace, names: TopicNames) -> list[Slice]:
+async def plan(
+    consumer: AIOKafkaConsumer, bootstrap: str, args: argparse.Namespace, names: TopicNames
+) -> list[Slice]:
     """The slices to replay: explicit --offsets, else each partition between --since and --until."""
-    now = datetime.now(UTC)
     if args.offsets:
-        wanted = [parse_offsets(text, names.prefix) for text in args.offsets]
+        wanted = list(args.offsets)
     else:
-        since = parse_when(args.since, now) if args.since else None
-        until = parse_when(args.until, now) if args.until else None
+        since, until = args.since, args.until
         wanted = []
         for topic in source_topics(args, names):
-            for partition in sorted(consumer.partitions_for_topic(topic) or ()):
+            for partition in await partitions_of(bootstrap, topic):
                 tp = TopicPartition(topic, partition)
                 start = await _offset_at(consumer, tp, since, default_end=False)
                 end = await _offset_at(consumer, tp, until, default_end=True)
@@ -124,8 +125,7 @@ async def replay(args: argparse.Namespace, bootstrap: str, names: TopicNames) ->
     )
     await consumer.start()
     try:
-        await consumer.topics()  # metadata of every topic, for partitions_for_topic
-        slices = [s for s in await plan(consumer, args, names) if s.count]
+        slices = [s for s in await plan(consumer, bootstrap, args, names) if s.count]
         print(f"replay from {args.source}:\n{describe(slices)}", flush=True)
         if args.dry_run or not slices:
             return 0
@@ -197,10 +197,15 @@ def main(argv: list[str]) -> int:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     names = TopicNames(os.environ.get(ENV_TOPIC_PREFIX, ""))
     bootstrap = os.environ.get(ENV_BOOTSTRAP, "127.0.0.1:39092")
-    try:
-        return asyncio.run(replay(args, bootstrap, names))
+    now = datetime.now(UTC)
+    try:  # every argument is understood before anything connects
+        args.since = parse_when(args.since, now) if args.since else None
+        args.until = parse_when(args.until, now) if args.until else None
+        args.offsets = [parse_offsets(text, names.prefix) for text in args.offsets]
     except ReplayArgumentError as exc:
         print(f"cbsp replay: {exc}", file=sys.stderr)
         return 2
+    try:
+        return asyncio.run(replay(args, bootstrap, names))
     except KeyboardInterrupt:
         return 130

@@ -15,8 +15,8 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
+from cbsp.admin import partitions_of
 from streams import codecs
 from streams.errors import CodecError
 
@@ -73,19 +73,6 @@ def render(record: ConsumerRecord) -> dict[str, Any]:
         return {**line, "value": json.loads(value)}
     except (UnicodeDecodeError, json.JSONDecodeError):
         return {**line, "value": value.decode(errors="replace")}
-
-
-async def partitions_of(bootstrap: str, topic: str) -> list[int]:
-    """The topic's partitions; empty if the topic does not exist."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    if described["error_code"] != 0:
-        return []
-    return sorted(p["partition"] for p in described["partitions"])
 
 
 async def tail(args: argparse.Namespace, bootstrap: str, topic: str, out: TextIO) -> int:
