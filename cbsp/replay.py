@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -144,6 +145,7 @@ async def _send(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     stats = ReplayStats()
+    started = time.monotonic()
     done: dict[Slice, int] = {s: s.start for s in slices}
     bar = tqdm(total=sum(s.count for s in slices), unit="rec", disable=args.no_progress, file=sys.stderr)
     try:
@@ -163,7 +165,9 @@ async def _send(
     finally:
         bar.close()
         await producer.stop()
-    print(f"replay done: {stats.summary()}", flush=True)
+    elapsed = time.monotonic() - started
+    rate = stats.read / elapsed if elapsed > 0 else 0.0
+    print(f"replay done: {stats.summary()} ({elapsed:.1f}s, {rate:.0f} records/s)", flush=True)
     return 0
 
 
