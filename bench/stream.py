@@ -1,0 +1,104 @@
+"""Stream: how fast workers drain preloaded raw callbacks into events and state (one worker,
+two workers), beside a plain aiokafka loop without state (the client ceiling)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.consumer import AIOKafkaConsumer
+
+from bench.preload import preload
+from bench.services import Services, rss_peak_mb
+from cbsp.admin import TopicPlan, ensure_topics
+
+
+async def committed(bootstrap: str, group: str, topics: list[str]) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return sum(meta.offset for tp, meta in offsets.items() if tp.topic in topics and meta.offset > 0)
+
+
+async def end_offsets(bootstrap: str, topics: list[str]) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t, p) for t in topics for p in range(8)]
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
+
+
+def drain(services: Services, workers: int, total: int, timeout_s: float) -> dict[str, Any]:
+    """Start ``workers`` in a fresh group; the rate is measured between first progress and the end."""
+    app_id = f"bench-{uuid.uuid4().hex[:6]}"
+    raw = services.topics.raw_all()
+    processes = [services.worker(f"{app_id}-{n}", app_id)[1] for n in range(workers)]
+    samples: list[tuple[float, int]] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            done = asyncio.run(committed(services.bootstrap, app_id, raw))
+            samples.append((time.monotonic(), done))
+            if done >= total:
+                break
+            time.sleep(0.5)
+        rss = [rss_peak_mb(p.pid) for p in processes]
+    finally:
+        for process in processes:
+            services.stop(process)
+    moving = [s for s in samples if s[1] > 0]
+    if len(moving) < 2 or samples[-1][1] < total:
+        return {"workers": workers, "finished": False, "committed": samples[-1][1], "total": total}
+    (t0, c0), (t1, c1) = moving[0], moving[-1]
+    return {
+        "workers": workers,
+        "finished": True,
+        "records": c1 - c0,
+        "seconds": t1 - t0,
+        "records_per_s": (c1 - c0) / (t1 - t0),
+        "peak_rss_mb": rss,
+    }
+
+
+def run(services: Services, quick: bool) -> dict[str, Any]:
+    count = 20_000 if quick else 500_000
+    names = services.topics
+    asyncio.run(ensure_topics(services.bootstrap, names, TopicPlan(8, 1)))
+    began = time.monotonic()
+    sent = asyncio.run(preload(services.bootstrap, names, count))
+    preload_s = time.monotonic() - began
+    total = asyncio.run(end_offsets(services.bootstrap, names.raw_all()))
+    timeout = 120 + count / 300
+    one = drain(services, 1, total, timeout)
+    two = drain(services, 2, total, timeout)
+    plain = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "bench.plainloop", services.bootstrap, services.prefix, str(total)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    result: dict[str, Any] = {
+        "raw_records": sent,
+        "preload_seconds": preload_s,
+        "one_worker": one,
+        "two_workers": two,
+        "plain_aiokafka_loop": plain,
+    }
+    if one.get("finished") and two.get("finished"):
+        result["ratio_one_worker_vs_plain"] = one["records_per_s"] / plain["records_per_s"]
+        result["scaling_two_vs_one"] = two["records_per_s"] / one["records_per_s"]
+    return result
