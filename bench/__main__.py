@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ingest, report, stream
+from bench import e2e, ingest, report, stream
 from bench.services import Services, local_broker
 
-STAGES = {"ingest": ingest.run, "stream": stream.run}
+STAGES = {"ingest": ingest.run, "stream": stream.run, "e2e": e2e.run}
 
 
 def machine() -> dict[str, Any]:

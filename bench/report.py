@@ -37,6 +37,14 @@ def lines(results: dict[str, Any]) -> list[str]:
                 f"  ratio one worker / plain loop {stream['ratio_one_worker_vs_plain']:.2f} (target >= 0.5), "
                 f"two / one {stream['scaling_two_vs_one']:.2f}"
             )
+    e2e = results.get("e2e")
+    if e2e:
+        seen = e2e["visible_after_200"]
+        out.append(
+            f"end to end at {e2e['background_rate']} req/s background: 200 -> visible state "
+            f"p50 {seen['p50_ms']:.0f} ms, p95 {seen['p95_ms']:.0f} ms, p99 {seen['p99_ms']:.0f} ms "
+            f"({seen['visible']}/{seen['probes']} probes; target p99 < 250 ms)"
+        )
     return out
 
 

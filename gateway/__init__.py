@@ -1,7 +1,8 @@
 """The HTTP gateway: provider callbacks in, raw records on Kafka out.
 
-``create_app`` is the only place that wires settings, blueprints, error handlers
-and the producer. It runs in each server process after the fork.
+``create_app`` is the only place that wires settings, blueprints, error handlers,
+metrics and the producer. It runs in each server process after the fork.
+Every answer other than a success is the JSON ``{"error": CODE, "detail": TEXT}``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from gateway import callbacks, ops
-from gateway.errors import GatewayError, KafkaUnavailableError
+from gateway.errors import GatewayError, InternalError
+from gateway.metrics import create_metrics
 from gateway.producer import RawProducer
 from gateway.settings import Settings
 
@@ -22,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
 HTTP_CODES = {
+    400: "bad_request",
     404: "not_found",
     405: "method_not_allowed",
     413: "body_too_large",
@@ -34,47 +37,67 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["CBSP_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    producer = RawProducer(settings.bootstrap_servers, settings.produce_timeout_s)
+    app.url_map.merge_slashes = False  # werkzeug answers those with redirects, HTML bodies
+    app.url_map.strict_slashes = False  # (a trailing slash too)
+    producer = RawProducer(settings.bootstrap_servers, settings.produce_timeout_s, settings.max_body_bytes)
     app.extensions["cbsp_producer"] = producer
+    app.extensions["cbsp_metrics"] = create_metrics()
     atexit.register(producer.close)
     app.register_blueprint(callbacks.blueprint)
     app.register_blueprint(ops.blueprint)
-    _register_request_id(app)
+    _register_request_hooks(app)
     _register_error_handlers(app)
     return app
 
 
-def _register_request_id(app: Flask) -> None:
+def close_app(app: Flask) -> None:
+    """Flush and stop the app's producer (gunicorn's worker_exit); safe to call twice."""
+    producer: RawProducer = app.extensions["cbsp_producer"]
+    producer.close()
+
+
+def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def assign_request_id() -> None:
         g.request_id = uuid.uuid4().hex
 
     @app.after_request
-    def echo_request_id(response: Response) -> Response:
+    def finish(response: Response) -> Response:
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        provider = callbacks.provider_label(request.path)
+        app.extensions["cbsp_metrics"].requests.labels(
+            provider=provider, code=str(response.status_code)
+        ).inc()
         return response
 
 
 def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception) -> tuple[Response, int, dict[str, str]]:
+        request_id = g.get("request_id")
+        logger.exception("unexpected error request_id=%s path=%s", request_id, request.path)
+        error = InternalError(f"internal error (request_id={request_id}); retry later")
+        return jsonify(error.body()), error.status, error.headers()
+
     @app.errorhandler(GatewayError)
     def gateway_error(exc: GatewayError) -> tuple[Response, int, dict[str, str]]:
         return jsonify(exc.body()), exc.status, exc.headers()
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> tuple[Response, int]:
+    def http_error(exc: HTTPException) -> tuple[Response, int, dict[str, str]]:
         status = exc.code or 400
-        code = HTTP_CODES.get(status, "bad_request")
+        if status >= 500:
+            return unexpected_error(exc)
         detail = exc.description or exc.name
         if status == 413:
-            limit = app.config["MAX_CONTENT_LENGTH"]
-            detail = f"request body is larger than the limit of {limit} bytes"
-        return jsonify(error=code, detail=detail), status
+            detail = f"request body is larger than the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
+        if status == 405:
+            detail = f"{request.method} is not allowed on {request.path}; allowed: {_allowed(exc)}"
+        headers = {name: value for name, value in exc.get_headers() if name.lower() != "content-type"}
+        code = HTTP_CODES.get(status) or exc.name.lower().replace(" ", "_").replace("'", "")
+        return jsonify(error=code, detail=detail), status, headers
 
-    @app.errorhandler(Exception)
-    def unexpected_error(exc: Exception) -> tuple[Response, int, dict[str, str]]:
-        logger.exception("unexpected error request_id=%s path=%s", g.get("request_id"), request.path)
-        error = KafkaUnavailableError(
-            f"internal error (request_id={g.get('request_id')}); nothing was stored, retry later"
-        )
-        body = {"error": "internal_error", "detail": error.detail}
-        return jsonify(body), error.status, error.headers()
+
+def _allowed(exc: HTTPException) -> str:
+    allow = dict(exc.get_headers()).get("Allow", "")
+    return allow or "none"

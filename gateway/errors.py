@@ -51,17 +51,31 @@ class UnknownProviderError(GatewayError):
     code = "unknown_provider"
 
 
-class UnauthenticatedError(GatewayError):
+class AuthError(GatewayError):
+    """The caller is not let in; ``code`` doubles as the reason counted in the metrics."""
+
+    status = 403
+    code = "forbidden"
+
+
+class MissingCredentialsError(AuthError):
     status = 401
-    code = "unauthenticated"
+    code = "missing_credentials"
 
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": 'Basic realm="callbacks"'}
 
 
-class ForbiddenError(GatewayError):
-    status = 403
-    code = "forbidden"
+class WrongCredentialsError(MissingCredentialsError):
+    code = "wrong_credentials"
+
+
+class ProviderNotConfiguredError(AuthError):
+    code = "provider_not_configured"
+
+
+class AddressNotAllowedError(AuthError):
+    code = "address_not_allowed"
 
 
 class KafkaUnavailableError(GatewayError):
@@ -73,3 +87,9 @@ class KafkaUnavailableError(GatewayError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_s)}
+
+
+class InternalError(KafkaUnavailableError):
+    """A bug, never an input's fault: answered like Kafka trouble (503), so the provider retries."""
+
+    code = "internal_error"

@@ -18,7 +18,9 @@ from typing import Any
 
 import requests
 from aiokafka import AIOKafkaConsumer
+from requests.adapters import HTTPAdapter
 
+from cbsp.admin import TopicPlan, ensure_topics
 from cbsp.topicnames import PROVIDERS, TopicNames
 
 GATEWAY_CREDENTIALS = {
@@ -98,13 +100,41 @@ class Pipeline:
         self._wait_http(f"{self.gateway_url}/healthz", process, "gateway", timeout_s=60)
         return self.gateway_url
 
-    def _wait_http(self, url: str, process: subprocess.Popen[bytes], name: str, timeout_s: float) -> None:
+    def spawn_gateway(
+        self,
+        name: str = "gateway",
+        *,
+        workers: int = 1,
+        scheme: str = "http",
+        verify: Any = True,
+        **extra: str,
+    ) -> str:
+        """Start one more gateway (its log is ``<name>.log``), wait for /healthz; returns its URL.
+        Unlike :meth:`start_gateway` it leaves ``gateway_url`` alone and can serve TLS."""
+        port = free_port()
+        args = ["gateway", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+        process = self._spawn(name, args, self.env(**extra))
+        url = f"{scheme}://127.0.0.1:{port}"
+        self._wait_http(f"{url}/healthz", process, name, timeout_s=60, verify=verify)
+        return url
+
+    def process(self, name: str) -> subprocess.Popen[bytes]:
+        """The last process started under ``name``."""
+        return [process for named, process in self.processes if named == name][-1]
+
+    def create_topics(self, partitions: int = 2) -> None:
+        """The contract's topics under this pipeline's prefix (when no worker creates them)."""
+        asyncio.run(ensure_topics(self.bootstrap, self.topics, TopicPlan(partitions=partitions)))
+
+    def _wait_http(
+        self, url: str, process: subprocess.Popen[bytes], name: str, timeout_s: float, verify: Any = True
+    ) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise AssertionError(f"{name} exited with {process.returncode}:\n{self.log_tail(name)}")
             try:
-                requests.get(url, timeout=2)
+                requests.get(url, timeout=2, verify=verify)
                 return
             except requests.ConnectionError:
                 time.sleep(0.3)
@@ -198,3 +228,86 @@ async def _consume(
     finally:
         await consumer.stop()
     return found
+
+
+class SourceAddressAdapter(HTTPAdapter):
+    """Connect from a chosen local address: 127.0.0.2, 127.0.0.3 ... are other callers on loopback."""
+
+    def __init__(self, source_ip: str) -> None:
+        self.source_ip = source_ip
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.source_ip, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def session_from(source_ip: str) -> requests.Session:
+    """A requests session whose connections come from ``source_ip`` (a loopback address)."""
+    session = requests.Session()
+    adapter = SourceAddressAdapter(source_ip)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+# -- several workers: routing, takeover, restarts (tests/integration/test_state_*) --------
+
+
+def get_json(url: str, path: str) -> tuple[int, Any]:
+    """GET ``path`` from a worker; (status, JSON body), or (0, None) when it does not answer."""
+    try:
+        response = requests.get(f"{url}{path}", timeout=10)
+    except requests.RequestException:
+        return 0, None
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, None
+
+
+def wait_group(urls: list[str], timeout_s: float = 90) -> None:
+    """Wait until every worker in ``urls`` reports the same partition routing, naming all of them."""
+    deadline = time.monotonic() + timeout_s
+    seen: list[Any] = []
+    while time.monotonic() < deadline:
+        seen = [get_json(url, "/router/")[1] for url in urls]
+        if all(seen) and all(s == seen[0] for s in seen) and set(seen[0]) == set(urls):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"workers {urls} never agreed on the routing; last seen: {seen}")
+
+
+def wait_answers(
+    urls: list[str],
+    paths: list[str],
+    timeout_s: float = 60,
+    done: Callable[[str, Any], bool] = lambda path, body: True,
+) -> dict[str, Any]:
+    """Wait until every worker answers 200 for every path, the same JSON from each, and
+    ``done(path, json)`` holds; returns the JSON by path."""
+    deadline = time.monotonic() + timeout_s
+    pending = list(paths)
+    answers: dict[str, Any] = {}
+    while pending and time.monotonic() < deadline:
+        for path in list(pending):
+            found = [get_json(url, path) for url in urls]
+            alike = all(status == 200 and body == found[0][1] for status, body in found)
+            if alike and done(path, found[0][1]):
+                answers[path] = found[0][1]
+                pending.remove(path)
+        if pending:
+            time.sleep(0.3)
+    if pending:
+        last = {url: get_json(url, pending[0]) for url in urls}
+        raise AssertionError(f"{len(pending)} paths never answered alike, e.g. {pending[0]}: {last}")
+    return answers
+
+
+def signal_worker(pipeline: Pipeline, name: str, url: str, sig: int = signal.SIGTERM) -> int:
+    """Stop the worker ``name`` with ``sig`` (SIGKILL: no clean stop); returns its exit code."""
+    process = pipeline.process(name)
+    process.send_signal(sig)
+    code = process.wait(timeout=60)
+    pipeline.worker_urls.remove(url)
+    return code

@@ -1,0 +1,95 @@
+"""Prometheus metrics of the gateway, right whichever server process answers ``GET /metrics``.
+
+Under ``cbsp gateway`` several processes serve requests, so prometheus_client runs in
+multiprocess mode: the server creates a fresh ``PROMETHEUS_MULTIPROC_DIR`` before the
+workers fork, each process writes its values there, and ``/metrics`` merges them.
+prometheus_client picks that mode when it is first imported, so it is imported
+here only inside functions, which run in the server processes after the directory
+is set, never at import time of the gateway package (the server's master imports it).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+PREFIX = "cbsp_gateway_"
+# produce latency buckets, seconds: a local acks=all round trip is milliseconds, the timeout is seconds
+PRODUCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    registry: CollectorRegistry
+    requests: Counter
+    accepted: Counter
+    rejected: Counter
+    auth_failures: Counter
+    produce_seconds: Histogram
+
+
+def create_metrics() -> Metrics:
+    """This app's metrics, registered in a registry of its own (several apps may share a process)."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+
+    registry = CollectorRegistry(auto_describe=True)
+    return Metrics(
+        registry=registry,
+        requests=Counter(
+            PREFIX + "http_requests",
+            "HTTP requests answered, by provider (none: not a callback URL) and status code",
+            ["provider", "code"],
+            registry=registry,
+        ),
+        accepted=Counter(
+            PREFIX + "callbacks_accepted",
+            "Callbacks acknowledged by Kafka and answered 200, by provider and kind",
+            ["provider", "kind"],
+            registry=registry,
+        ),
+        rejected=Counter(
+            PREFIX + "requests_rejected",
+            "Requests refused for their body and kept in callbacks.rejected, by provider and error code",
+            ["provider", "error"],
+            registry=registry,
+        ),
+        auth_failures=Counter(
+            PREFIX + "auth_failures",
+            "Requests refused by authentication (not stored), by provider and reason",
+            ["provider", "reason"],
+            registry=registry,
+        ),
+        produce_seconds=Histogram(
+            PREFIX + "produce_duration_seconds",
+            "Time from sending a request's records to Kafka's acks=all acknowledgement (or failure)",
+            ["outcome"],
+            buckets=PRODUCE_BUCKETS,
+            registry=registry,
+        ),
+    )
+
+
+def render(metrics: Metrics) -> tuple[bytes, str]:
+    """The exposition text and its content type: all processes' values in multiprocess mode."""
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    directory = os.environ.get(MULTIPROC_ENV)
+    if not directory:
+        return generate_latest(metrics.registry), CONTENT_TYPE_LATEST
+    merged = CollectorRegistry()
+    MultiProcessCollector(merged, path=directory)  # type: ignore[no-untyped-call]  # untyped upstream
+    return generate_latest(merged), CONTENT_TYPE_LATEST
+
+
+def mark_process_dead(pid: int) -> None:
+    """Gunicorn's ``child_exit``: drop the live-gauge files of a dead worker."""
+    from prometheus_client import multiprocess
+
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]  # untyped upstream
