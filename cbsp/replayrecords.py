@@ -130,11 +130,13 @@ def _from_rejected(
 
 def _parse(body: bytes, headers: dict[str, bytes], accepted: frozenset[str], provider: str) -> object:
     content_type = headers.get("content_type", b"").decode()
-    mimetypes = [content_type.split(";")[0].strip()] if content_type else [JSON, FORM]
+    mimetype, _, params = content_type.partition(";")
+    charset = params.partition("charset=")[2].strip().strip('"') or None
+    mimetypes = [mimetype.strip().lower()] if content_type else [JSON, FORM]  # older records: guess
     error: GatewayError | None = None
-    for mimetype in (m for m in mimetypes if m in accepted):
+    for candidate in (m for m in mimetypes if m in accepted):
         try:
-            return decode_body(body, mimetype, None, accepted, provider)
+            return decode_body(body, candidate, charset, accepted, provider)
         except GatewayError as exc:
             error = exc
     raise error or GatewayError(f"no content type of {provider} parses the body")
