@@ -85,7 +85,7 @@ class LocalKafka:
     cache: Path
     port: int = 39092
     controller_port: int = 39093
-    heap: str = "512m"
+    heap: str = "1g"
     partitions: int = 8
 
     @classmethod
@@ -96,7 +96,7 @@ class LocalKafka:
             cache=Path(cache_root) / f"kafka-{KAFKA_VERSION}",
             port=int(os.environ.get(ENV_PORT, "39092")),
             controller_port=int(os.environ.get(ENV_CONTROLLER_PORT, "39093")),
-            heap=os.environ.get(ENV_HEAP, "512m"),
+            heap=os.environ.get(ENV_HEAP, "1g"),
         )
 
     @property

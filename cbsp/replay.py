@@ -186,11 +186,13 @@ async def _send_slice(
     while done[piece] < piece.end:
         batch: list[ConsumerRecord] = (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
         records = [r for r in batch if r.offset < piece.end]
+        counts = stats.batch()
         acks = []
         for record in records:
-            for out in to_replay_records(record, names, stats):
+            for out in to_replay_records(record, names, counts):
                 acks.append(await producer.send(out.topic, value=out.value, key=out.key, headers=out.headers))
         await asyncio.gather(*acks)
+        stats.add(counts)  # counted, and marked done below, only once Kafka has all of them
         position = await consumer.position(tp)
         bar.update(min(position, piece.end) - done[piece])
         done[piece] = min(position, piece.end)

@@ -48,6 +48,19 @@ class ReplayStats:
     still_rejected: int = 0
     seen: set[str] = field(default_factory=set, repr=False)
 
+    def batch(self) -> ReplayStats:
+        """Empty counts for one batch that share this replay's memory of event ids."""
+        return ReplayStats(seen=self.seen)
+
+    def add(self, batch: ReplayStats) -> None:
+        """Count a batch once all its records were acknowledged."""
+        self.read += batch.read
+        self.sent += batch.sent
+        self.events += batch.events
+        self.duplicates += batch.duplicates
+        self.dead_letters += batch.dead_letters
+        self.still_rejected += batch.still_rejected
+
     def summary(self) -> str:
         text = (
             f"{self.read} records read, {self.sent} sent, {self.events} events emitted, "
