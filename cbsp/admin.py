@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -28,8 +29,13 @@ class TopicPlan:
     replication_factor: int = 1
 
 
-def topic_specs(names: TopicNames, plan: TopicPlan) -> list[NewTopic]:
-    """The topics of the contract with their partitions and configs."""
+def topic_specs(names: TopicNames, plan: TopicPlan, changelogs: Iterable[str] = ()) -> list[NewTopic]:
+    """The topics of the contract with their partitions and configs, and the tables' changelogs.
+
+    Every topic gets the same partition count: the tables need their changelogs and
+    source topics alike (Faust refuses a mismatch), and the view routing and the
+    exactly-once transactions rely on partition ``p`` of every topic being one unit.
+    """
 
     def spec(name: str, configs: dict[str, str] | None = None) -> NewTopic:
         return NewTopic(
@@ -47,16 +53,26 @@ def topic_specs(names: TopicNames, plan: TopicPlan) -> list[NewTopic]:
         spec(names.replay, {"retention.ms": str(7 * 24 * 3600 * 1000)}),
         *(spec(name) for name in names.events_all()),
         spec(names.state_message, {"cleanup.policy": "compact"}),
+        # not compacted: one cascade key carries the states of several messages
+        spec(names.cascade_members, raw_config),
+        *(spec(name, {"cleanup.policy": "compact"}) for name in changelogs),
     ]
 
 
-async def ensure_topics(bootstrap_servers: str, names: TopicNames, plan: TopicPlan) -> list[str]:
-    """Create every missing topic; returns the names that were created."""
+async def ensure_topics(
+    bootstrap_servers: str, names: TopicNames, plan: TopicPlan, changelogs: Iterable[str] = ()
+) -> list[str]:
+    """Create every missing topic; returns the names that were created.
+
+    ``changelogs`` names the workers' table changelogs: created here, before the worker
+    subscribes, so that its first metadata already has them (created by Faust during the
+    first rebalance, they may be seen with 0 partitions and the table refuses its events).
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [spec for spec in topic_specs(names, plan) if spec.name not in existing]
+        missing = [spec for spec in topic_specs(names, plan, changelogs) if spec.name not in existing]
         if not missing:
             return []
         try:

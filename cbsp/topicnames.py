@@ -13,6 +13,8 @@ REJECTED = "callbacks.rejected"
 DLQ = "callbacks.dlq"
 REPLAY = "callbacks.replay"  # internal: raw records put back through normalization by `cbsp replay`
 STATE_MESSAGE = "state.message.v1"
+# internal: message states keyed by "<provider>:<cascade id>", the cascade table's source
+CASCADE_MEMBERS = "state.cascade.members"
 EVENTS = {
     "status": "events.status.v1",
     "price": "events.price.v1",
@@ -21,6 +23,14 @@ EVENTS = {
 }
 
 PROVIDERS = ("revicom", "recessmobile", "fortytwo", "edna")
+
+# The workers' Faust tables; each has a compacted changelog topic named by changelog().
+TABLES = ("message_states", "cascade_states")
+
+
+def changelog(app_id: str, table: str) -> str:
+    """The changelog topic Faust gives ``table`` of the app ``app_id`` (one per consumer group)."""
+    return f"{app_id}-{table}-changelog"
 
 
 @dataclass(frozen=True)
@@ -57,5 +67,17 @@ class TopicNames:
     def state_message(self) -> str:
         return self.prefix + STATE_MESSAGE
 
+    @property
+    def cascade_members(self) -> str:
+        return self.prefix + CASCADE_MEMBERS
+
     def all(self) -> list[str]:
-        return [*self.raw_all(), self.rejected, self.replay, *self.events_all(), self.state_message, self.dlq]
+        return [
+            *self.raw_all(),
+            self.rejected,
+            self.replay,
+            *self.events_all(),
+            self.state_message,
+            self.cascade_members,
+            self.dlq,
+        ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import faust
 
+from streams import eos
 from streams.settings import WorkerSettings
 
 settings = WorkerSettings.from_env()
@@ -21,7 +22,14 @@ app = faust.App(
     topic_partitions=settings.partitions,
     topic_replication_factor=settings.replication_factor,
     producer_acks=-1,
+    broker_session_timeout=settings.session_timeout_s,
+    consumer_auto_offset_reset=settings.offset_reset,
+    broker_heartbeat_interval=settings.heartbeat_interval_s,
     key_serializer="raw",
     value_serializer="raw",
+    Table=eos.TrackedTable,
     autodiscover=False,
 )
+# Before anything asks for it (declaring an agent does): Faust's aiokafka transport with the
+# exactly-once fixes of streams.eos.
+app.transport = eos.Transport(app.conf.broker_consumer, app)

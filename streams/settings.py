@@ -20,6 +20,8 @@ ENV_PARTITIONS = "CBSP_PARTITIONS"
 ENV_REPLICATION = "CBSP_REPLICATION_FACTOR"
 ENV_GUARANTEE = "CBSP_PROCESSING_GUARANTEE"
 ENV_EDNA_RATE_CURRENCY = "CBSP_EDNA_RATE_CURRENCY"
+ENV_SESSION_TIMEOUT = "CBSP_WORKER_SESSION_TIMEOUT_S"
+ENV_OFFSET_RESET = "CBSP_WORKER_OFFSET_RESET"
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:39092"
 
@@ -34,13 +36,18 @@ class WorkerSettings:
     web_port: int = 6066
     partitions: int = 8
     replication_factor: int = 1
-    processing_guarantee: str = "at_least_once"
+    processing_guarantee: str = "exactly_once"  # Kafka transactions, as fixed in streams.eos
     normalize_options: NormalizeOptions = NormalizeOptions()
+    # how long the group waits for a silent worker before giving its partitions to the others
+    session_timeout_s: float = 30.0
+    # where a new consumer group starts: earliest (all history) or latest (a new app version
+    # that reads live traffic from now on and is backfilled with `cbsp replay`)
+    offset_reset: str = "earliest"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
         env = os.environ if env is None else env
-        guarantee = env.get(ENV_GUARANTEE, "at_least_once")
+        guarantee = env.get(ENV_GUARANTEE, "exactly_once")
         if guarantee not in ("at_least_once", "exactly_once"):
             raise ValueError(f"{ENV_GUARANTEE} must be at_least_once or exactly_once, not {guarantee!r}")
         return cls(
@@ -53,11 +60,24 @@ class WorkerSettings:
             partitions=int(env.get(ENV_PARTITIONS, "8")),
             replication_factor=int(env.get(ENV_REPLICATION, "1")),
             processing_guarantee=guarantee,
+            session_timeout_s=float(env.get(ENV_SESSION_TIMEOUT, "30")),
+            offset_reset=_offset_reset(env.get(ENV_OFFSET_RESET, "earliest")),
             normalize_options=NormalizeOptions(
                 edna_rate_currency=(env.get(ENV_EDNA_RATE_CURRENCY) or "").upper() or None
             ),
         )
 
     @property
+    def heartbeat_interval_s(self) -> float:
+        """Heartbeats well inside the session timeout (Kafka's rule of thumb: a third at most)."""
+        return min(3.0, self.session_timeout_s / 10)
+
+    @property
     def broker_urls(self) -> list[str]:
         return [f"kafka://{server.strip()}" for server in self.bootstrap_servers.split(",")]
+
+
+def _offset_reset(value: str) -> str:
+    if value not in ("earliest", "latest"):
+        raise ValueError(f"{ENV_OFFSET_RESET} must be earliest or latest, not {value!r}")
+    return value

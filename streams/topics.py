@@ -15,4 +15,6 @@ event_topics = {
     for kind in ("status", "price", "click", "inbound")
 }
 state_message_topic = app.topic(topics.state_message, key_serializer="raw", value_serializer="raw")
+# MessageState records keyed by cascade key: the cascade table's source, partitioned like it
+cascade_members_topic = app.topic(topics.cascade_members, key_serializer="raw", value_serializer="raw")
 dlq_topic = app.topic(topics.dlq, key_serializer="raw", value_serializer="raw")

@@ -1,48 +1,98 @@
-"""Table views on the worker web server, routed to the worker that owns the key's partition."""
+"""Table views on the worker web server, answered by the worker that owns the key's partition.
+
+Whichever worker is asked finds the owner from the partition assignment (murmur2 of the key
+bytes over the changelog's partitions, as the records were partitioned) and forwards the
+request there once; the owner answers from its table. While the group rebalances or restores
+its tables, or when two workers disagree about the owner, the answer is ``503`` with
+``Retry-After`` rather than a ``404`` for a key that exists.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 from faust import web
-from faust.exceptions import SameNode
+from yarl import URL
 
+from streams import cascade, staterecords
 from streams.app import app
-from streams.tables import message_states
+from streams.tables import cascade_states, message_states
+
+ROUTED_HEADER = "X-Cbsp-Routed"  # set on a forwarded request: it is never forwarded again
+FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
 @app.page("/messages/{provider}/{message_id}")
 class MessageView(web.View):  # type: ignore[misc]  # faust is untyped here
     async def get(self, request: web.Request, provider: str, message_id: str) -> web.Response:
-        message_key = f"{provider}:{message_id}"
-        key = message_key.encode()
-        try:
-            return await app.router.route_req(message_states.name, key, self.web, request)
-        except SameNode:
-            pass
-        found = message_states.get(key)
-        if found is None:
-            return self.json(
-                {"error": "not_found", "detail": f"no message {message_key!r} is known (yet)"}, status=404
-            )
-        return self.json(render_state(found))
+        return await answer(self, request, message_states, f"{provider}:{message_id}", render_message)
 
 
-def render_state(found: dict[str, Any]) -> dict[str, Any]:
-    """The state as JSON: times as RFC 3339 strings."""
-    rendered = dict(found)
-    for key in ("first_event_at", "last_event_at"):
-        rendered[key] = rfc3339(found[key])
-    if found.get("status") is not None:
-        status = dict(found["status"])
-        status["at"] = rfc3339(status["at"])
-        rendered["status"] = status
+@app.page("/cascades/{provider}/{cascade_id}")
+class CascadeView(web.View):  # type: ignore[misc]  # faust is untyped here
+    async def get(self, request: web.Request, provider: str, cascade_id: str) -> web.Response:
+        return await answer(self, request, cascade_states, f"{provider}:{cascade_id}", render_cascade)
+
+
+def render_message(value: bytes) -> dict[str, Any]:
+    """The MessageState record as JSON: money as decimal strings, times as RFC 3339."""
+    rendered: dict[str, Any] = staterecords.jsonable(staterecords.to_record(staterecords.from_json(value)))
     return rendered
 
 
-def rfc3339(epoch_millis: int | None) -> str | None:
-    if epoch_millis is None:
+def render_cascade(value: bytes) -> dict[str, Any]:
+    return cascade.render(cascade.from_json(value))
+
+
+async def answer(
+    view: web.View, request: web.Request, table: Any, key: str, render: Callable[[bytes], dict[str, Any]]
+) -> web.Response:
+    if app.rebalancing:
+        return unavailable(view, "the workers are rebalancing or restoring their tables")
+    owner = owner_of(table, key.encode())
+    if owner is None:
+        return unavailable(view, "no worker owns this key's partition yet")
+    if not is_this_worker(owner):
+        if request.headers.get(ROUTED_HEADER):
+            return unavailable(view, "the workers do not agree yet on who owns this key")
+        return await forward(view, request, owner)
+    found = table.get(key.encode())
+    if found is None:
+        return view.json({"error": "not_found", "detail": f"{key!r} is not known (yet)"}, status=404)
+    return view.json(render(found))
+
+
+def owner_of(table: Any, key: bytes) -> str | None:
+    """The URL of the worker whose table holds ``key``, or None while that is not known."""
+    topic = table.changelog_topic.get_topic_name()
+    partition = app.consumer.key_partition(topic, key)  # murmur2 over the consumer's metadata
+    if partition is None:
         return None
-    moment = datetime.fromtimestamp(epoch_millis / 1000, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    for url, assigned in app.assignor.table_metadata(topic).items():
+        if partition in assigned.get(topic, ()):
+            return str(url)
+    return None
+
+
+def is_this_worker(url: str) -> bool:
+    owner, this = URL(url), URL(str(app.conf.canonical_url))
+    return (owner.host, owner.port) == (this.host, this.port)
+
+
+async def forward(view: web.View, request: web.Request, owner: str) -> web.Response:
+    target = URL(owner).with_path(request.rel_url.raw_path, encoded=True)
+    try:
+        async with app.http_client.get(
+            target, headers={ROUTED_HEADER: "1"}, timeout=FORWARD_TIMEOUT
+        ) as response:
+            body = await response.text()
+            retry = {k: v for k, v in response.headers.items() if k.lower() == "retry-after"}
+            return view.text(body, content_type=response.content_type, status=response.status, headers=retry)
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        return unavailable(view, f"the worker that owns this key did not answer: {type(exc).__name__}")
+
+
+def unavailable(view: web.View, detail: str) -> web.Response:
+    return view.json({"error": "unavailable", "detail": detail}, status=503, headers={"Retry-After": "1"})

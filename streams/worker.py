@@ -1,26 +1,31 @@
-"""Start a worker: wait for Kafka, create the contract's topics, then run the Faust worker."""
+"""Start a worker: wait for Kafka, create the topics, claim the tables, run the Faust worker."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 from cbsp.admin import TopicPlan, ensure_topics, wait_until_reachable
+from cbsp.topicnames import TABLES, changelog
 from streams.settings import WorkerSettings
 
 
 def main(argv: list[str]) -> int:
-    from streams import agents, views  # noqa: F401  (registers agents, tables and pages)
+    from streams import agents, eos, views  # noqa: F401  (registers agents, tables and pages)
     from streams.app import app, settings
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     asyncio.run(prepare_topics(settings))
+    eos.claim_tables(Path(app.conf.tabledir))  # released by a clean stop (streams.eos)
     sys.argv = ["cbsp worker", "worker", "--loglevel", "info", *argv]
     app.main()
     return 0
 
 
 async def prepare_topics(settings: WorkerSettings, wait_s: float = 60) -> None:
+    """The contract's topics and the tables' changelogs, all with the same partition count."""
     await wait_until_reachable(settings.bootstrap_servers, timeout_s=wait_s)
     plan = TopicPlan(settings.partitions, settings.replication_factor)
-    await ensure_topics(settings.bootstrap_servers, settings.topics, plan)
+    changelogs = [changelog(settings.app_id, table) for table in TABLES]
+    await ensure_topics(settings.bootstrap_servers, settings.topics, plan, changelogs)

@@ -171,12 +171,14 @@ class Pipeline:
     def view(self, provider: str, message_id: str, worker: int = 0) -> requests.Response:
         return requests.get(f"{self.worker_urls[worker]}/messages/{provider}/{message_id}", timeout=10)
 
-    def wait_view(self, provider: str, message_id: str, predicate: Any, timeout_s: float = 30) -> Any:
-        """Poll the view until predicate(json) holds; returns the last JSON seen."""
+    def wait_view(
+        self, provider: str, message_id: str, predicate: Any, timeout_s: float = 30, worker: int = 0
+    ) -> Any:
+        """Poll the view (of worker number ``worker``) until predicate(json) holds; returns that JSON."""
         deadline = time.monotonic() + timeout_s
         last: Any = None
         while time.monotonic() < deadline:
-            response = self.view(provider, message_id)
+            response = self.view(provider, message_id, worker=worker)
             if response.status_code == 200:
                 last = response.json()
                 if predicate(last):

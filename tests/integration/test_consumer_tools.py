@@ -34,7 +34,9 @@ def post_delivered(pipeline: Pipeline) -> str:
         }
     ]
     assert pipeline.post("revicom", json.dumps(body).encode(), "application/json").status_code == 200
-    pipeline.wait_view("revicom", message_uuid, lambda s: s["status"] is not None)
+    # the worker writes in transactions: wait until the event is committed (read_committed sees it)
+    key = f"revicom:{message_uuid}".encode()
+    assert pipeline.consume([pipeline.topics.event("status")], keys={key}, count=1)
     return message_uuid
 
 

@@ -13,11 +13,11 @@ from fastavro import schemaless_writer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams import codecs
+from streams import canonical, codecs
 from streams.errors import CodecError
 
 SCHEMAS = sorted(codecs.schema_set().by_name)
-EVENT_SCHEMAS = [name for name in SCHEMAS if name != "cbsp.SourceRef"]
+EVENT_SCHEMAS = sorted(codecs.full_name(name) for name in canonical.EVENT_SCHEMAS.values())
 MILLIS = st.integers(min_value=0, max_value=4_102_444_800_000)  # 1970 .. 2100
 
 

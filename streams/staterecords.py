@@ -1,0 +1,118 @@
+"""A message state in its three outward forms.
+
+- the table value: compact JSON bytes, with the event ids the state holds (the table's
+  changelog carries exactly this, so a rebuilt table dedupes as the original did);
+- the Avro ``MessageState`` record of ``state.message.v1`` (no event ids: counts only);
+- the JSON of the table view: that record with money as decimal strings and times as
+  RFC 3339 UTC strings with milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from streams.state import EPOCH, CascadePick, ChannelPick, MessageState, PricePick, StatusPick
+
+SCHEMA = "MessageState"
+
+
+def to_json(state: MessageState) -> bytes:
+    """The table value: sorted, compact JSON (equal states give equal bytes)."""
+    document = {
+        "message_key": state.message_key,
+        "provider": state.provider,
+        "provider_message_id": state.provider_message_id,
+        "first_event_at": state.first_event_at,
+        "last_event_at": state.last_event_at,
+        "status": asdict(state.status) if state.status else None,
+        "price": {**asdict(state.price), "amount": str(state.price.amount)} if state.price else None,
+        "channel": asdict(state.channel) if state.channel else None,
+        "cascade": asdict(state.cascade) if state.cascade else None,
+        "read_state": state.read_state,
+        "last_click_at": state.last_click_at,
+        "statuses": sorted(state.statuses),
+        "finals": sorted(state.finals),
+        "short_urls": sorted(state.short_urls),
+        "ids": {kind: sorted(ids) for kind, ids in state.ids.items()},
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+def from_json(data: bytes) -> MessageState:
+    document = json.loads(data)
+    price = document["price"]
+    return MessageState(
+        message_key=document["message_key"],
+        provider=document["provider"],
+        provider_message_id=document["provider_message_id"],
+        first_event_at=document["first_event_at"],
+        last_event_at=document["last_event_at"],
+        status=StatusPick(**document["status"]) if document["status"] else None,
+        price=PricePick(**{**price, "amount": Decimal(price["amount"])}) if price else None,
+        channel=ChannelPick(**document["channel"]) if document["channel"] else None,
+        cascade=CascadePick(**document["cascade"]) if document["cascade"] else None,
+        read_state=document["read_state"],
+        last_click_at=document["last_click_at"],
+        statuses=frozenset(document["statuses"]),
+        finals=frozenset(document["finals"]),
+        short_urls=frozenset(document["short_urls"]),
+        ids={kind: frozenset(ids) for kind, ids in document["ids"].items()},
+    )
+
+
+def to_record(state: MessageState) -> dict[str, Any]:
+    """The Avro ``MessageState`` record (times as aware datetimes, money as Decimal)."""
+    return {
+        "message_key": state.message_key,
+        "provider": state.provider,
+        "provider_message_id": state.provider_message_id,
+        "status": _status_record(state.status),
+        "read_state": state.read_state,
+        "channel": state.channel.channel if state.channel else None,
+        "cascade_id": state.cascade.cascade_id if state.cascade else None,
+        "cascade_step": state.cascade.step if state.cascade else None,
+        "price": _price_record(state.price),
+        "click_count": state.click_count,
+        "short_urls": sorted(state.short_urls),
+        "last_click_at": moment(state.last_click_at),
+        "inbound_count": state.inbound_count,
+        "first_event_at": moment(state.first_event_at),
+        "last_event_at": moment(state.last_event_at),
+        "event_count": state.event_count,
+        "conflict": state.conflict,
+    }
+
+
+def _status_record(status: StatusPick | None) -> dict[str, Any] | None:
+    return None if status is None else {**asdict(status), "at": moment(status.at)}
+
+
+def _price_record(price: PricePick | None) -> dict[str, Any] | None:
+    return None if price is None else {**asdict(price), "at": moment(price.at)}
+
+
+def moment(epoch_millis: int | None) -> datetime | None:
+    """The aware UTC datetime of epoch milliseconds, exactly."""
+    return None if epoch_millis is None else EPOCH + timedelta(milliseconds=epoch_millis)
+
+
+def jsonable(value: Any) -> Any:
+    """A record as JSON values: times as RFC 3339 UTC with milliseconds, money as decimal strings."""
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")  # never scientific notation
+    if isinstance(value, Mapping):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    return value
+
+
+def rfc3339(value: datetime) -> str:
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,273 @@
+"""Two workers on one machine, one consumer group (own data dirs and web ports): every view
+answers the same from either worker, through a stop, a rebuild from the changelog, and a
+SIGKILL in the middle of the stream, and always the state the merge rules give.
+
+Each test starts and ends with both workers running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import shutil
+import signal
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.partitioner import murmur2
+
+from streams import cascade, codecs, state, staterecords
+from streams.canonical import RawCallback, SourceRef
+from streams.normalize import normalize
+from tests.integration.pipeline import Pipeline, get_json, signal_worker, wait_answers, wait_group
+from tests.integration.test_state_scenarios import item
+
+PARTITIONS = 8
+WORKER_ENV = {"CBSP_WORKER_SESSION_TIMEOUT_S": "6"}  # a killed worker's partitions move after 6 s
+KINDS = {"sent": "status", "delivered": "status", "read": "status", "price": "price", "click": "click"}
+
+
+@dataclass
+class Workers:
+    pipeline: Pipeline
+    urls: dict[str, str] = field(default_factory=dict)
+
+    def start(self, name: str) -> None:
+        self.urls[name] = self.pipeline.start_worker(name, **WORKER_ENV)
+
+    def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
+        signal_worker(self.pipeline, name, self.urls.pop(name), sig)
+
+    def running(self) -> list[str]:
+        return list(self.urls.values())
+
+    def settle(self) -> None:
+        wait_group(self.running())
+
+
+@pytest.fixture(scope="module")
+def workers(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
+    pipeline = Pipeline(kafka_bootstrap, tmp_path_factory.mktemp("workers"))
+    try:
+        running = Workers(pipeline)
+        running.start("w1")
+        running.start("w2")
+        pipeline.start_gateway()
+        running.settle()
+        yield running
+    finally:
+        pipeline.stop()
+
+
+# -- what the workers are sent, and what they must answer -----------------------------------
+
+
+def histories(count: int, seed: int) -> list[dict[str, Any]]:
+    """Callbacks of ``count`` messages (a third in cascades of three), shuffled, with retries."""
+    rng = random.Random(seed)
+    cascade_id = ""
+    callbacks: list[dict[str, Any]] = []
+    for n in range(count):
+        message = str(uuid.UUID(int=rng.getrandbits(128)))
+        if n % 9 == 0:
+            cascade_id = str(uuid.UUID(int=rng.getrandbits(128)))
+        on = {"cascade_message_uuid": cascade_id, "cascade_step": n % 9 + 1} if n % 9 < 3 else {}
+        mine = [item(message, "sent", 1, **on), item(message, rng.choice(["delivered", "read"]), 5, **on)]
+        mine += [
+            item(message, "price", s, price=rng.choice([0.05, 0.07]), **on) for s in range(rng.randint(0, 2))
+        ]
+        mine += [
+            item(message, "click", 6 + s, short_url=f"s.io/{s % 2}", **on) for s in range(rng.randint(0, 3))
+        ]
+        callbacks += mine + rng.sample(mine, k=min(2, len(mine)))  # provider retries
+    rng.shuffle(callbacks)
+    return callbacks
+
+
+def expected_views(callbacks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The view of every message and cascade, from the pure normalizer and merge rules."""
+    states: dict[str, state.MessageState] = {}
+    for n, callback in enumerate(callbacks):
+        key = f"revicom:{callback['message_uuid']}"
+        raw = RawCallback(
+            "revicom", KINDS[callback["callback_event"]], key, callback, RECEIVED, SourceRef("t", 0, n)
+        )
+        for event in normalize(raw):
+            states[key] = state.apply(states.get(key), event) or states[key]
+    views = {f"/messages/revicom/{s.provider_message_id}": staterecords.to_record(s) for s in states.values()}
+    cascades: dict[str, cascade.CascadeState | None] = {}
+    for record in views.values():
+        if record["cascade_id"]:
+            path = f"/cascades/revicom/{record['cascade_id']}"
+            cascades[path] = cascade.add_member(cascades.get(path), record) or cascades[path]
+    rendered = {path: staterecords.jsonable(record) for path, record in views.items()}
+    return rendered | {path: cascade.render(c) for path, c in cascades.items() if c is not None}
+
+
+RECEIVED = datetime(2024, 3, 1, 11, tzinfo=UTC)
+
+
+def post_all(pipeline: Pipeline, callbacks: list[dict[str, Any]]) -> None:
+    for start in range(0, len(callbacks), 25):
+        body = json.dumps(callbacks[start : start + 25]).encode()
+        assert pipeline.post("revicom", body, "application/json").status_code == 200
+
+
+def answers_as_expected(urls: list[str], expected: dict[str, Any], timeout_s: float = 90) -> None:
+    wait_answers(urls, sorted(expected), timeout_s, done=lambda path, body: body == expected[path])
+
+
+def partitions_of(callbacks: list[dict[str, Any]]) -> set[int]:
+    keys = {f"revicom:{c['message_uuid']}".encode() for c in callbacks}
+    return {(murmur2(key) & 0x7FFFFFFF) % PARTITIONS for key in keys}
+
+
+# -- the tests -------------------------------------------------------------------------------
+
+
+def test_every_view_answers_the_same_from_either_worker_and_after_one_stops(workers: Workers) -> None:
+    callbacks = histories(60, seed=1)
+    expected = expected_views(callbacks)
+    assert partitions_of(callbacks) == set(range(PARTITIONS))  # spread over all partitions, both workers
+    assert sum(path.startswith("/cascades/") for path in expected) == 7
+
+    post_all(workers.pipeline, callbacks)
+    answers_as_expected(workers.running(), expected)
+
+    workers.stop("w2")
+    answers_as_expected(workers.running(), expected)  # w1 took over w2's partitions
+
+    workers.start("w2")
+    workers.settle()
+    answers_as_expected(workers.running(), expected)
+
+
+def test_a_worker_restarted_without_its_data_rebuilds_its_tables_from_the_changelog(
+    workers: Workers,
+) -> None:
+    callbacks = histories(40, seed=2)
+    expected = expected_views(callbacks)
+    post_all(workers.pipeline, callbacks)
+    answers_as_expected(workers.running(), expected)
+
+    workers.stop("w2")
+    shutil.rmtree(workers.pipeline.workdir / "w2" / "data")
+    wait_caught_up(workers.pipeline)  # nothing left to process: states can only come from changelogs
+    workers.start("w2")
+    workers.settle()
+    answers_as_expected(workers.running(), expected)
+    workers.stop("w1")  # now w2 alone answers for every key, all restored from the changelogs
+    answers_as_expected(workers.running(), expected)
+
+    workers.start("w1")
+    workers.settle()
+
+
+def test_a_worker_killed_mid_stream_loses_nothing_and_doubles_nothing(workers: Workers) -> None:
+    callbacks = histories(200, seed=3)
+    expected = expected_views(callbacks)
+    keys = {f"revicom:{c['message_uuid']}".encode() for c in callbacks}
+    half = len(callbacks) // 2
+    post_all(workers.pipeline, callbacks[:half])
+
+    wait_some_processed(workers, [p for p in expected if p.startswith("/messages/")])
+    discarded_before = discards(workers.pipeline, "w1")
+    uncommitted_work = not caught_up(workers.pipeline)
+    workers.stop("w1", signal.SIGKILL)  # while the first half is being processed
+    post_all(workers.pipeline, callbacks[half:])  # the stream goes on
+    workers.start("w1")
+    workers.settle()
+    answers_as_expected(workers.running(), expected, timeout_s=120)
+
+    assert uncommitted_work  # the kill hit records processed, or not, but not committed
+    assert discards(workers.pipeline, "w1") == discarded_before + 1  # restored from the changelogs
+    pipeline = workers.pipeline
+    events = pipeline.consume(pipeline.topics.events_all(), keys=keys, count=len(callbacks) + 1, timeout_s=5)
+    emitted = Counter(codecs.decode_message(r.value or b"")["event_id"] for r in events)
+    assert emitted == sent_event_ids(callbacks)  # each callback's event exactly once
+    assert state_chains(pipeline, keys, expected) == "every state emitted once, in order"
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def wait_some_processed(workers: Workers, paths: list[str]) -> None:
+    """Wait until some of the messages (a tenth of the first 30) have a state."""
+    deadline = time.monotonic() + 60
+    url = workers.running()[0]
+    while time.monotonic() < deadline:
+        if sum(get_json(url, path)[0] == 200 for path in paths[:30]) >= 3:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the workers processed nothing")
+
+
+def sent_event_ids(callbacks: list[dict[str, Any]]) -> Counter[str]:
+    ids: Counter[str] = Counter()
+    for n, callback in enumerate(callbacks):
+        key = f"revicom:{callback['message_uuid']}"
+        raw = RawCallback(
+            "revicom", KINDS[callback["callback_event"]], key, callback, RECEIVED, SourceRef("t", 0, n)
+        )
+        ids.update(event.event_id for event in normalize(raw))
+    return ids
+
+
+def state_chains(pipeline: Pipeline, keys: set[bytes], expected: dict[str, Any]) -> str:
+    finals = {
+        f"revicom:{v['provider_message_id']}".encode(): v["event_count"]
+        for p, v in expected.items()
+        if p.startswith("/messages/")
+    }
+    records = pipeline.consume(
+        [pipeline.topics.state_message], keys=keys, count=sum(finals.values()) + 1, timeout_s=5
+    )
+    chains: dict[bytes, list[int]] = {}
+    for record in records:
+        chains.setdefault(record.key or b"", []).append(
+            codecs.decode_message(record.value or b"")["event_count"]
+        )
+    broken = {key: chain for key, chain in chains.items() if chain != list(range(1, finals[key] + 1))}
+    return f"broken chains: {list(broken.items())[:3]}" if broken else "every state emitted once, in order"
+
+
+def discards(pipeline: Pipeline, name: str) -> int:
+    """How often the worker ``name`` discarded its tables after an unclean stop (streams.eos)."""
+    return (pipeline.workdir / f"{name}.log").read_text().count("tables of an unclean stop discarded")
+
+
+def wait_caught_up(pipeline: Pipeline, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not caught_up(pipeline):
+        assert time.monotonic() < deadline, "the group never committed every raw record"
+        time.sleep(0.5)
+
+
+def caught_up(pipeline: Pipeline) -> bool:
+    """Whether the group has committed every raw record of the Revicom topic."""
+
+    async def check() -> bool:
+        topic = pipeline.topics.raw("revicom")
+        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        consumer = AIOKafkaConsumer(bootstrap_servers=pipeline.bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=pipeline.bootstrap)
+        await consumer.start()
+        await admin.start()
+        try:
+            ends = await consumer.end_offsets(partitions)
+            committed = await admin.list_consumer_group_offsets(pipeline.env()["CBSP_WORKER_APP_ID"])
+        finally:
+            await consumer.stop()
+            await admin.close()
+        return all(tp in committed and committed[tp].offset == end for tp, end in ends.items() if end > 0)
+
+    return asyncio.run(check())
