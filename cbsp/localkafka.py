@@ -297,9 +297,12 @@ class LocalKafka:
         return True
 
     def log_tail(self, lines: int = 20) -> str:
+        """The first errors of the log (the cause, e.g. a port in use), then its last lines."""
         for path in (self.log_file, self.home / "stdout.log"):
             if path.exists():
-                return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+                text = path.read_text(errors="replace").splitlines()
+                errors = [line for line in text if " ERROR " in line or " FATAL " in line][:5]
+                return "\n".join([*errors, "...", *text[-lines:]] if errors else text[-lines:])
         return "(no log yet)"
 
 
