@@ -10,24 +10,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from aiokafka import AIOKafkaProducer
 
 from tests.integration.pipeline import Pipeline
 
 BUGGY = str(Path(__file__).parent / "buggy_normalizer")
-
-
-@pytest.fixture
-def fresh_pipeline(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Pipeline]:
-    running = Pipeline(kafka_bootstrap, tmp_path)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def cbsp(pipeline: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:

@@ -8,21 +8,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from tests.integration.pipeline import Pipeline
-
-
-@pytest.fixture
-def fresh_pipeline(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Pipeline]:
-    running = Pipeline(kafka_bootstrap, tmp_path)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def replay(pipeline: Pipeline) -> str:
