@@ -21,12 +21,16 @@ offsets in it. Read in ``faust/transport/consumer.py``, ``faust/tables/`` and
    to its changelog, and the restore stops with ``ConsistencyError``.
 6. The restore waits for the record at the end offset - 1, a transaction marker that no consumer
    receives, until a 10 s fallback, on every rebalance (``streams.changelogends``).
+7. A partition's transactional producer outlives the partition moving to another worker, whose
+   producer fences it; when the partition comes back the stale producer is used again, and the
+   first commit fails with ``ProducerFenced`` and crashes the worker.
 
 The fix, point by point: records sent while an event is processed go into the transaction of
 the event's source partition (the one its offset commits in); a commit first waits until every
 table write handed out so far is delivered; commits and events take turns (one lock), and the
-agent acks its event before it lets go; a revocation commits first, and an event taken before a
-rebalance is dropped (it comes again); changelog ends are asked from the broker and moved back
+agent acks its event before it lets go; a revocation commits first and closes every transactional
+producer (an assignment starts fresh ones), and an event taken before a rebalance is dropped
+(it comes again); changelog ends are asked from the broker and moved back
 before the markers. With ``at_least_once`` points 2 to 4 close the same gaps.
 
 The local RocksDB tables hold writes at once, committed or not. After a run that did not end
@@ -116,6 +120,17 @@ class SourcePartitionTransactions(TransactionManager):  # type: ignore[misc]  # 
             topic, key, value, partition, timestamp, headers, transactional_id=owner
         )
 
+    async def close_all(self) -> None:
+        """Close every transactional producer; the next assignment starts fresh ones.
+
+        Faust keeps the producer of a partition that moved to another worker and came back,
+        and that producer was fenced meanwhile by the other worker's: the first commit after
+        such a round trip failed with ``ProducerFenced`` and crashed the worker. A fresh
+        producer's ``InitProducerId`` takes the current epoch and aborts what any earlier
+        owner left open.
+        """
+        await self._stop_transactions(list(self.producer._transaction_producers))
+
     async def _start_transactions(self, tids: Any) -> None:
         """Begin the transactions of the assigned partitions that have none open.
 
@@ -166,8 +181,11 @@ class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is unty
         progress finishes, and its offsets commit with its records, before that.
         """
         self.app.flow_control.suspend()
-        await self.commit()
-        await super().on_partitions_revoked(revoked)
+        try:
+            await self.commit()
+        finally:
+            await self.transactions.close_all()
+            await super().on_partitions_revoked(revoked)
 
     async def commit_and_end_transactions(self) -> None:
         """Commit, and keep a transaction open for each partition still assigned.

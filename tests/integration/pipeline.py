@@ -87,7 +87,7 @@ class Pipeline:
         )
         process = self._spawn(name, ["worker"], env)
         url = f"http://127.0.0.1:{port}"
-        self._wait_http(f"{url}/messages/revicom/-", process, name, timeout_s=120)
+        self._wait_http(f"{url}/messages/revicom/-", process, name, timeout_s=120, ready=lambda r: r != 503)
         self.worker_urls.append(url)
         return url
 
@@ -127,17 +127,25 @@ class Pipeline:
         asyncio.run(ensure_topics(self.bootstrap, self.topics, TopicPlan(partitions=partitions)))
 
     def _wait_http(
-        self, url: str, process: subprocess.Popen[bytes], name: str, timeout_s: float, verify: Any = True
+        self,
+        url: str,
+        process: subprocess.Popen[bytes],
+        name: str,
+        timeout_s: float,
+        verify: Any = True,
+        ready: Callable[[int], bool] = lambda status: True,
     ) -> None:
+        """Wait until ``url`` answers with a status ``ready`` accepts (a worker: not 503)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise AssertionError(f"{name} exited with {process.returncode}:\n{self.log_tail(name)}")
             try:
-                requests.get(url, timeout=2, verify=verify)
-                return
+                if ready(requests.get(url, timeout=2, verify=verify).status_code):
+                    return
             except requests.ConnectionError:
-                time.sleep(0.3)
+                pass
+            time.sleep(0.3)
         raise AssertionError(f"{name} did not answer on {url} in {timeout_s}s:\n{self.log_tail(name)}")
 
     def log_tail(self, name: str, lines: int = 40) -> str:

@@ -151,6 +151,23 @@ def test_every_view_answers_the_same_from_either_worker_and_after_one_stops(work
     answers_as_expected(workers.running(), expected)
 
 
+def test_partitions_that_come_back_to_a_worker_are_processed_and_committed_there(
+    workers: Workers,
+) -> None:
+    """w2's partitions were w1's when the group started; w2 stops and they return to w1, whose
+    commits for them must go through (a stale, fenced producer used to crash w1 here)."""
+    workers.stop("w2")
+    callbacks = histories(40, seed=4)
+    assert partitions_of(callbacks) == set(range(PARTITIONS))
+    post_all(workers.pipeline, callbacks)
+    answers_as_expected(workers.running(), expected_views(callbacks))
+    wait_caught_up(workers.pipeline)  # w1 committed every partition
+
+    workers.start("w2")
+    workers.settle()
+    assert workers.pipeline.process("w1").poll() is None, workers.pipeline.log_tail("w1")
+
+
 def test_a_worker_restarted_without_its_data_rebuilds_its_tables_from_the_changelog(
     workers: Workers,
 ) -> None:
