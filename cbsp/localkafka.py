@@ -208,8 +208,7 @@ class LocalKafka:
             self._java(
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                cluster_id,
+                f"--cluster-id={cluster_id}",  # one form also when the id begins with "-"
                 "-c",
                 str(self.home / "server.properties"),
                 "--ignore-formatted",

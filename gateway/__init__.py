@@ -15,10 +15,13 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from gateway import callbacks, ops
+from gateway.delivery import Delivery
+from gateway.drainer import Drainer
 from gateway.errors import GatewayError, InternalError
 from gateway.metrics import create_metrics
 from gateway.producer import RawProducer
 from gateway.settings import Settings
+from gateway.spool import Spool
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +43,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.url_map.merge_slashes = False  # werkzeug answers those with redirects, HTML bodies
     app.url_map.strict_slashes = False  # (a trailing slash too)
     producer = RawProducer(settings.bootstrap_servers, settings.produce_timeout_s, settings.max_body_bytes)
+    metrics = create_metrics()
+    spool = (
+        Spool(settings.spool_dir, settings.spool_max_bytes, settings.spool_min_free_bytes)
+        if settings.spool_enabled
+        else None
+    )
     app.extensions["cbsp_producer"] = producer
-    app.extensions["cbsp_metrics"] = create_metrics()
-    atexit.register(producer.close)
+    app.extensions["cbsp_metrics"] = metrics
+    app.extensions["cbsp_spool"] = spool
+    app.extensions["cbsp_delivery"] = Delivery(producer, spool, settings.spool_after_s, settings.late_send_s)
+    app.extensions["cbsp_drainer"] = (
+        Drainer(spool, producer, metrics, settings.late_send_s) if spool is not None else None
+    )
+    atexit.register(close_app, app)
     app.register_blueprint(callbacks.blueprint)
     app.register_blueprint(ops.blueprint)
     _register_request_hooks(app)
@@ -50,10 +64,25 @@ def create_app(settings: Settings | None = None) -> Flask:
     return app
 
 
+def start_background(app: Flask) -> None:
+    """In a server process: connect to Kafka now, and drain the spool (gunicorn's post_worker_init)."""
+    producer: RawProducer = app.extensions["cbsp_producer"]
+    producer.warm_up()
+    drainer: Drainer | None = app.extensions["cbsp_drainer"]
+    if drainer is not None:
+        drainer.start()
+
+
 def close_app(app: Flask) -> None:
-    """Flush and stop the app's producer (gunicorn's worker_exit); safe to call twice."""
+    """Stop draining, flush and stop the producer (gunicorn's worker_exit); safe to call twice."""
+    drainer: Drainer | None = app.extensions["cbsp_drainer"]
+    if drainer is not None:
+        drainer.stop()
     producer: RawProducer = app.extensions["cbsp_producer"]
     producer.close()
+    spool: Spool | None = app.extensions["cbsp_spool"]
+    if spool is not None:
+        spool.close()
 
 
 def _register_request_hooks(app: Flask) -> None:

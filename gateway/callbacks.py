@@ -19,6 +19,7 @@ from flask.typing import ResponseReturnValue
 from gateway.addresses import client_address
 from gateway.auth import authenticate, presented_credentials
 from gateway.bodies import decode_body, read_body
+from gateway.delivery import Delivery, Outcome
 from gateway.errors import (
     AuthError,
     GatewayError,
@@ -29,7 +30,7 @@ from gateway.errors import (
     UnsupportedMediaTypeError,
 )
 from gateway.metrics import Metrics
-from gateway.producer import OutRecord, RawProducer
+from gateway.producer import OutRecord
 from gateway.providers import REGISTRY, Callback, Provider
 from gateway.settings import Settings
 
@@ -57,8 +58,8 @@ def receive(provider_name: str) -> ResponseReturnValue:
     except (ShapeError, UnparseableBodyError, UnsupportedMediaTypeError) as exc:
         _keep_rejected(settings, provider.name, raw, headers, exc)
         raise
-    _produce(records)
-    _count_accepted(provider.name, callbacks)
+    outcome = _produce(records, provider.name)
+    _count_accepted(provider.name, callbacks, outcome)
     return _reply(provider, callbacks)
 
 
@@ -104,18 +105,22 @@ def _parse(raw: bytes, provider: Provider) -> object:
     return decode_body(raw, request.mimetype, charset, provider.content_types, provider.name)
 
 
-def _produce(records: Sequence[OutRecord]) -> None:
-    producer: RawProducer = current_app.extensions["cbsp_producer"]
+def _produce(records: Sequence[OutRecord], provider: str) -> Outcome:
+    """Kafka acknowledged the records, or the spool holds them (``outcome``); 503 otherwise."""
+    delivery: Delivery = current_app.extensions["cbsp_delivery"]
     started = time.perf_counter()
-    outcome = "error"
+    label = "error"
     try:
-        producer.send_all(records)
-        outcome = "acknowledged"
+        outcome = delivery.deliver(records, provider, g.request_id)
+        label = outcome
     except KafkaUnavailableError:
-        outcome = "unavailable"
+        label = "unavailable"
         raise
     finally:
-        _metrics().produce_seconds.labels(outcome=outcome).observe(time.perf_counter() - started)
+        _metrics().produce_seconds.labels(outcome=label).observe(time.perf_counter() - started)
+    if outcome == "spooled":
+        _metrics().spooled.labels(provider=provider).inc(len(records))
+    return outcome
 
 
 def _keep_rejected(
@@ -133,23 +138,24 @@ def _keep_rejected(
             ("content_type", content_type.encode()),
         ],
     )
-    _produce([record])
+    _produce([record], provider)
     _metrics().rejected.labels(provider=provider, error=exc.code).inc()
     logger.info(
         "refused request_id=%s provider=%s error=%s detail=%s", g.request_id, provider, exc.code, exc.detail
     )
 
 
-def _count_accepted(provider: str, callbacks: Sequence[Callback]) -> None:
+def _count_accepted(provider: str, callbacks: Sequence[Callback], outcome: Outcome) -> None:
     for callback in callbacks:
         _metrics().accepted.labels(provider=provider, kind=callback.kind).inc()
     kinds = ",".join(sorted({callback.kind for callback in callbacks}))
     logger.info(
-        "accepted request_id=%s provider=%s callbacks=%d kinds=%s",
+        "accepted request_id=%s provider=%s callbacks=%d kinds=%s held=%s",
         g.request_id,
         provider,
         len(callbacks),
         kinds,
+        "kafka" if outcome == "acknowledged" else "spool",
     )
 
 

@@ -89,7 +89,23 @@ class KafkaUnavailableError(GatewayError):
         return {"Retry-After": str(self.retry_after_s)}
 
 
+class KafkaSlowError(KafkaUnavailableError):
+    """Kafka did not acknowledge within the time the request waits (the send may still succeed)."""
+
+
 class InternalError(KafkaUnavailableError):
     """A bug, never an input's fault: answered like Kafka trouble (503), so the provider retries."""
 
     code = "internal_error"
+
+
+class SpoolFullError(KafkaUnavailableError):
+    """Kafka did not acknowledge and the spool is at its size bound (503)."""
+
+    code = "spool_full"
+
+
+class SpoolUnavailableError(KafkaUnavailableError):
+    """Kafka did not acknowledge and the spool's disk refused the write (503)."""
+
+    code = "spool_unavailable"

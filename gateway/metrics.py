@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry, Counter, Histogram
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 PREFIX = "cbsp_gateway_"
@@ -31,11 +31,15 @@ class Metrics:
     rejected: Counter
     auth_failures: Counter
     produce_seconds: Histogram
+    spooled: Counter
+    spool_drained: Counter
+    spool_records: Gauge
+    spool_oldest_age: Gauge
 
 
 def create_metrics() -> Metrics:
     """This app's metrics, registered in a registry of its own (several apps may share a process)."""
-    from prometheus_client import CollectorRegistry, Counter, Histogram
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
     registry = CollectorRegistry(auto_describe=True)
     return Metrics(
@@ -70,6 +74,30 @@ def create_metrics() -> Metrics:
             ["outcome"],
             buckets=PRODUCE_BUCKETS,
             registry=registry,
+        ),
+        spooled=Counter(
+            PREFIX + "spooled",
+            "Callback records written to the local spool because Kafka did not acknowledge in time",
+            ["provider"],
+            registry=registry,
+        ),
+        spool_drained=Counter(
+            PREFIX + "spool_drained",
+            "Spooled records Kafka acknowledged and the drainer deleted",
+            registry=registry,
+        ),
+        # the spool is one file for all processes: the scraping process reads it (most recent)
+        spool_records=Gauge(
+            PREFIX + "spool_records",
+            "Records in the local spool, waiting for Kafka",
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        ),
+        spool_oldest_age=Gauge(
+            PREFIX + "spool_oldest_age_seconds",
+            "Age of the oldest record in the local spool (0 when empty)",
+            registry=registry,
+            multiprocess_mode="mostrecent",
         ),
     )
 

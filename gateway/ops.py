@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from gateway.metrics import render
+from gateway.errors import SpoolUnavailableError
+from gateway.metrics import Metrics, render
 from gateway.openapi import build_spec
 from gateway.producer import RawProducer
 from gateway.providers import REGISTRY
+from gateway.spool import Spool, SpoolStats
 
 blueprint = Blueprint("ops", __name__)
 
@@ -22,24 +26,57 @@ def healthz() -> ResponseReturnValue:
 
 @blueprint.get("/readyz")
 def readyz() -> ResponseReturnValue:
+    """Ready: Kafka answers and the spool is empty. Degraded (still 200): callbacks are being
+    spooled or drained. Not ready (503): neither Kafka nor the spool can take a callback."""
     producer: RawProducer = current_app.extensions["cbsp_producer"]
-    if producer.is_ready():
-        return jsonify(status="ready", kafka="reachable")
-    body = {
-        "error": "not_ready",
-        "detail": "Kafka is not reachable",
-        "status": "not_ready",
-        "kafka": "unreachable",
-    }
-    return jsonify(body), 503, {"Retry-After": str(READY_RETRY_AFTER_S)}
+    spool: Spool | None = current_app.extensions["cbsp_spool"]
+    kafka = producer.is_ready()
+    body: dict[str, Any] = {"kafka": "reachable" if kafka else "unreachable"}
+    spool_takes = False
+    if spool is not None:
+        stats = _spool_stats(spool)
+        spool_takes = stats is not None and spool.has_room(stats)
+        body["spool"] = _spool_body(spool, stats)
+    if kafka and body.get("spool", {}).get("records", 0) == 0:
+        return jsonify(status="ready", **body)
+    if kafka or spool_takes:
+        return jsonify(status="degraded", **body)
+    detail = "Kafka is not reachable" + ("" if spool is None else " and the spool cannot take records")
+    headers = {"Retry-After": str(READY_RETRY_AFTER_S)}
+    return jsonify(error="not_ready", detail=detail, status="not_ready", **body), 503, headers
 
 
 @blueprint.get("/metrics")
 def metrics() -> ResponseReturnValue:
-    text, content_type = render(current_app.extensions["cbsp_metrics"])
+    registered: Metrics = current_app.extensions["cbsp_metrics"]
+    spool: Spool | None = current_app.extensions["cbsp_spool"]
+    stats = _spool_stats(spool) if spool is not None else None
+    if stats is not None:
+        registered.spool_records.set(stats.records)
+        registered.spool_oldest_age.set(stats.oldest_age_s())
+    text, content_type = render(registered)
     return text, 200, {"Content-Type": content_type}
 
 
 @blueprint.get("/openapi.json")
 def openapi() -> ResponseReturnValue:
     return jsonify(build_spec(REGISTRY))
+
+
+def _spool_stats(spool: Spool) -> SpoolStats | None:
+    try:
+        return spool.stats()
+    except SpoolUnavailableError:
+        return None
+
+
+def _spool_body(spool: Spool, stats: SpoolStats | None) -> dict[str, Any]:
+    if stats is None:
+        return {"state": "unavailable", "path": str(spool.path)}
+    return {
+        "state": "ok" if spool.has_room(stats) else "full",
+        "records": stats.records,
+        "bytes": stats.bytes,
+        "max_bytes": spool.max_bytes,
+        "oldest_age_s": round(stats.oldest_age_s(), 3),
+    }

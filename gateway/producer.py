@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError, RecordTooLargeError
 
-from gateway.errors import BodyTooLargeError, KafkaUnavailableError
+from gateway.errors import BodyTooLargeError, KafkaSlowError, KafkaUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +61,20 @@ class RawProducer:
         self._failures = 0  # requests in a row that failed or timed out
         self._retiring: set[asyncio.Task[None]] = set()
 
-    def send_all(self, records: Sequence[OutRecord]) -> None:
-        """Return once Kafka acknowledged every record; raise KafkaUnavailableError otherwise."""
-        self._run(self._send_all(records), self._timeout_s, "produce")
+    def send_all(
+        self,
+        records: Sequence[OutRecord],
+        timeout_s: float | None = None,
+        late: Callable[[bool], None] | None = None,
+    ) -> None:
+        """Return once Kafka acknowledged every record; raise KafkaUnavailableError otherwise.
+
+        Without ``late``, a send not acknowledged within ``timeout_s`` (default: the produce
+        timeout) is cancelled. With it, the send goes on in the background and
+        ``late(delivered)`` is called, on the producer's thread, once its outcome is known.
+        """
+        coroutine = self._send_all(records)
+        self._run(coroutine, self._timeout_s if timeout_s is None else timeout_s, "produce", late)
 
     def is_ready(self, timeout_s: float = 3.0) -> bool:
         """Whether Kafka answers a metadata request now."""
@@ -93,13 +104,24 @@ class RawProducer:
         thread.join(self._timeout_s)
         logger.info("producer closed bootstrap=%s", self._bootstrap_servers)
 
-    def _run(self, coroutine: Coroutine[Any, Any, T], timeout_s: float, what: str) -> T:
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._ensure_loop())
+    def _run(
+        self,
+        coroutine: Coroutine[Any, Any, T],
+        timeout_s: float,
+        what: str,
+        late: Callable[[bool], None] | None = None,
+    ) -> T:
+        loop = self._ensure_loop()
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
         try:
             return future.result(timeout_s)
         except FutureTimeoutError:
-            future.cancel()
-            raise KafkaUnavailableError(
+            if late is None:
+                future.cancel()
+            else:
+                loop.call_soon_threadsafe(self._note_slow)
+                future.add_done_callback(lambda done: late(not done.cancelled() and done.exception() is None))
+            raise KafkaSlowError(
                 f"Kafka did not acknowledge within {timeout_s:g}s ({what}); retry later"
             ) from None
         except TOO_LARGE as exc:  # permanent: a retry would fail the same way
@@ -172,6 +194,10 @@ class RawProducer:
             raise
         logger.info("producer connected bootstrap=%s", self._bootstrap_servers)
         return producer
+
+    def _note_slow(self) -> None:
+        """A request stopped waiting for its send: later ones check Kafka first, as after a timeout."""
+        self._failures += 1
 
     def _timed_out(self, producer: AIOKafkaProducer) -> None:
         """The request's own timeout: Kafka slow or gone; several in a row while it answers: replace."""

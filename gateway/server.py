@@ -106,7 +106,9 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]  # gunicorn is untyp
 
 
 def _post_worker_init(worker: Any) -> None:
-    worker.wsgi.extensions["cbsp_producer"].warm_up()
+    from gateway import start_background
+
+    start_background(worker.wsgi)
 
 
 def _worker_exit(server: Any, worker: Any) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
 
 from cbsp.topicnames import PROVIDERS, TopicNames
 from gateway.addresses import Network, parse_networks
@@ -21,9 +23,19 @@ ENV_ALLOWED_IPS = "CBSP_{provider}_ALLOWED_IPS"
 # comma-separated CIDRs of the proxies whose X-Forwarded-For is believed (unset: none)
 ENV_TRUSTED_PROXIES = "CBSP_TRUSTED_PROXIES"
 
+# the durable local spool used while Kafka does not acknowledge (gateway.spool)
+ENV_SPOOL_ENABLED = "CBSP_GATEWAY_SPOOL_ENABLED"
+ENV_SPOOL_DIR = "CBSP_GATEWAY_SPOOL_DIR"
+ENV_SPOOL_MAX_BYTES = "CBSP_GATEWAY_SPOOL_MAX_BYTES"
+ENV_SPOOL_AFTER = "CBSP_GATEWAY_SPOOL_AFTER_S"
+ENV_SPOOL_MIN_FREE = "CBSP_GATEWAY_SPOOL_MIN_FREE_BYTES"
+
 ENV_PER_PROVIDER = (ENV_BASIC_AUTH, ENV_TOKEN, ENV_ALLOWED_IPS)
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:39092"
+N = TypeVar("N", int, float)
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,16 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     auth: Mapping[str, ProviderAuth] = field(default_factory=dict)
     trusted_proxies: tuple[Network, ...] = ()
+    spool_enabled: bool = True
+    spool_dir: Path = Path(".cbsp/spool")
+    spool_max_bytes: int = 1024**3
+    spool_min_free_bytes: int = 64 * 1024**2  # left free on the spool's disk, so it can drain
+    spool_after_s: float = 2.0  # how long a request waits for Kafka before its records are spooled
+
+    @property
+    def late_send_s(self) -> float:
+        """How long a send Kafka has not decided may still succeed (a request's, or a drained batch)."""
+        return 3 * self.produce_timeout_s
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,7 +80,35 @@ class Settings:
             max_body_bytes=int(env.get(ENV_MAX_BODY, str(1024 * 1024))),
             auth={provider: _provider_auth(env, provider) for provider in PROVIDERS},
             trusted_proxies=parse_networks(env.get(ENV_TRUSTED_PROXIES, ""), ENV_TRUSTED_PROXIES),
+            spool_enabled=_flag(env, ENV_SPOOL_ENABLED, cls.spool_enabled),
+            spool_dir=Path(env.get(ENV_SPOOL_DIR) or cls.spool_dir),
+            spool_max_bytes=_positive(env, ENV_SPOOL_MAX_BYTES, cls.spool_max_bytes),
+            spool_min_free_bytes=_positive(env, ENV_SPOOL_MIN_FREE, cls.spool_min_free_bytes, zero=True),
+            spool_after_s=_positive(env, ENV_SPOOL_AFTER, cls.spool_after_s),
         )
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value not in TRUE_WORDS | FALSE_WORDS:
+        raise ValueError(f"{name} must be one of {sorted(TRUE_WORDS | FALSE_WORDS)}, not {value!r}")
+    return value in TRUE_WORDS
+
+
+def _positive(env: Mapping[str, str], name: str, default: N, zero: bool = False) -> N:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    what = "a number >= 0" if zero else "a positive number"
+    try:
+        value = type(default)(text)
+    except ValueError:
+        raise ValueError(f"{name} must be {what}, not {text!r}") from None
+    if value < 0 or (value == 0 and not zero):
+        raise ValueError(f"{name} must be {what}, not {text!r}")
+    return value
 
 
 def _provider_auth(env: Mapping[str, str], provider: str) -> ProviderAuth:

@@ -65,6 +65,7 @@ class Pipeline:
             KAFKA_BOOTSTRAP_SERVERS=self.bootstrap,
             CBSP_TOPIC_PREFIX=self.prefix,
             CBSP_WORKER_APP_ID=f"cbsp-{self.prefix.strip('.')}",
+            CBSP_GATEWAY_SPOOL_DIR=str(self.workdir / "spool"),
             PYTHONUNBUFFERED="1",
         )
         env.update(extra)

@@ -1,9 +1,9 @@
 """Kafka going away and coming back, with a broker of this test's own (the shared one is never
-stopped): the gateway answers 503 with Retry-After within the produce timeout, /readyz says
-not ready, and once the broker is back on the same ports and data the same gateway process
-accepts again, without a restart. Also when the broker was not there at the gateway's start.
-And a record the broker refuses for its size is a 413 (a retry would fail the same way),
-after which the gateway goes on producing.
+stopped) and the spool switched off (tests/faults has it on): the gateway answers 503 with
+Retry-After within the produce timeout, /readyz says not ready, and once the broker is back on
+the same ports and data the same gateway process accepts again, without a restart. Also when
+the broker was not there at the gateway's start. And a record the broker refuses for its size
+is a 413 (a retry would fail the same way), after which the gateway goes on producing.
 """
 
 from __future__ import annotations
@@ -92,7 +92,9 @@ def test_503_while_kafka_is_down_and_accepting_again_when_it_is_back(
     pipeline.workdir.mkdir()
     timings: dict[str, float] = {}
     try:
-        pipeline.gateway_url = pipeline.spawn_gateway(CBSP_PRODUCE_TIMEOUT_S=str(TIMEOUT_S))
+        pipeline.gateway_url = pipeline.spawn_gateway(
+            CBSP_PRODUCE_TIMEOUT_S=str(TIMEOUT_S), CBSP_GATEWAY_SPOOL_ENABLED="false"
+        )
         timings["503, never connected"] = assert_unavailable(pipeline)
 
         own_broker.start()
