@@ -138,7 +138,8 @@ class Spool:
                 " ORDER BY id LIMIT ?",
                 (time.time(), limit),
             ).fetchall()
-        batch, total = [], 0
+        batch: list[SpooledRecord] = []
+        total = 0
         for id, topic, key, value, headers, size in rows:
             total += size
             if batch and total > max_bytes:
