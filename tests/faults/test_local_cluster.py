@@ -46,10 +46,7 @@ async def create_topic(bootstrap: str, topic: str) -> dict[int, tuple[list[int],
             await asyncio.sleep(0.2)
     finally:
         await admin.close()
-    return {
-        p["partition"]: (sorted(p["replicas"]), len(p["isr"]))
-        for p in described["partitions"]
-    }
+    return {p["partition"]: (sorted(p["replicas"]), len(p["isr"])) for p in described["partitions"]}
 
 
 async def produce(bootstrap: str, topic: str, value: bytes) -> bytes:
