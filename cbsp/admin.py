@@ -46,7 +46,9 @@ class TopicPlan:
 
     def configs(self, configs: dict[str, str] | None = None) -> dict[str, str]:
         """A topic's configs with this plan's ``min.insync.replicas`` added (if it sets one)."""
-        isr = {} if self.min_insync_replicas is None else {"min.insync.replicas": str(self.min_insync_replicas)}
+        isr = (
+            {} if self.min_insync_replicas is None else {"min.insync.replicas": str(self.min_insync_replicas)}
+        )
         return {**(configs or {}), **isr}
 
 

@@ -101,7 +101,9 @@ class LocalCluster:
             if len(seen) == wanted:
                 return
             time.sleep(0.5)
-        raise LocalKafkaError(f"the cluster names brokers {seen}, not {wanted} of them, after {timeout_s:.0f}s")
+        raise LocalKafkaError(
+            f"the cluster names brokers {seen}, not {wanted} of them, after {timeout_s:.0f}s"
+        )
 
     def stop(self, timeout_s: float = 30.0) -> list[int]:
         """SIGTERM to every node at once (one by one, the last ones would wait for a quorum

@@ -19,7 +19,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -379,26 +378,3 @@ def _reap(pid: int) -> None:
     process = _STARTED.pop(pid, None)
     if process is not None:
         process.wait(timeout=10)
-
-
-def main(argv: list[str]) -> int:
-    """``cbsp kafka up|down|status``."""
-    broker = LocalKafka.from_env()
-    command = argv[0] if argv else "status"
-    if command == "up":
-        started = broker.start()
-        print(
-            f"Kafka {KAFKA_VERSION} {'started' if started else 'already running'} "
-            f"at {broker.bootstrap_servers} (data: {broker.home})"
-        )
-        return 0
-    if command == "down":
-        stopped = broker.stop()
-        print("Kafka stopped" if stopped else "Kafka was not running")
-        return 0
-    if command == "status":
-        pid = broker.running_pid()
-        print(f"Kafka running pid={pid} at {broker.bootstrap_servers}" if pid else "Kafka not running")
-        return 0 if pid else 1
-    print(f"unknown kafka command {command!r}: use up, down or status", file=sys.stderr)
-    return 2

@@ -100,10 +100,13 @@ def answers_as_expected(urls: list[str], expected: dict[str, Any], timeout_s: fl
     wait_answers(urls, sorted(expected), timeout_s, done=lambda path, body: body == expected[path])
 
 
-def emitted_event_ids(pipeline: Pipeline, callbacks: list[dict[str, Any]], count: int) -> Counter[str]:
-    """The event ids on the event topics (read committed) for the callbacks' messages."""
+def emitted_event_ids(
+    pipeline: Pipeline, callbacks: list[dict[str, Any]], count: int, timeout_s: float = 5
+) -> Counter[str]:
+    """The event ids on the event topics (read committed) for the callbacks' messages: the
+    first ``count`` that come within ``timeout_s``."""
     keys = message_keys(callbacks)
-    events = pipeline.consume(pipeline.topics.events_all(), keys=keys, count=count, timeout_s=5)
+    events = pipeline.consume(pipeline.topics.events_all(), keys=keys, count=count, timeout_s=timeout_s)
     return Counter(codecs.decode_message(r.value or b"")["event_id"] for r in events)
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from cbsp.admin import TopicPlan, topic_specs
+from cbsp.kafkacommand import cluster_from_env
+from cbsp.kafkacommand import main as kafka_command
 from cbsp.localcluster import LocalCluster
 from cbsp.localkafka import LocalKafka, LocalKafkaError, Membership
 from cbsp.topicnames import TopicNames
@@ -144,3 +146,29 @@ def test_the_worker_reads_replication_and_min_insync_replicas() -> None:
     settings = WorkerSettings.from_env({"CBSP_REPLICATION_FACTOR": "3", "CBSP_MIN_INSYNC_REPLICAS": "2"})
     assert (settings.replication_factor, settings.min_insync_replicas) == (3, 2)
     assert WorkerSettings.from_env({}).min_insync_replicas is None
+
+
+def test_cbsp_kafka_nodes_counts_ports_up_from_the_single_nodes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CBSP_KAFKA_HOME", str(tmp_path))
+    monkeypatch.setenv("CBSP_KAFKA_PORT", "40000")
+    monkeypatch.setenv("CBSP_KAFKA_CONTROLLER_PORT", "40001")
+    monkeypatch.delenv("CBSP_KAFKA_HEAP", raising=False)
+
+    cluster = cluster_from_env(3)
+
+    assert [(node.port, node.controller_port) for node in cluster.nodes] == [
+        (40000, 40001),
+        (40002, 40003),
+        (40004, 40005),
+    ]
+    assert {node.home.parent for node in cluster.nodes} == {tmp_path / "cluster-3"}
+    assert {node.heap for node in cluster.nodes} == {"384m"}
+
+
+def test_cbsp_kafka_refuses_a_node_count_below_one(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        kafka_command(["up", "--nodes", "0"])
+    assert exited.value.code == 2
+    assert "--nodes must be at least 1, not 0" in capsys.readouterr().err
