@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test unit lint format bench bench-quick kafka-up kafka-down kafka-status clean
+.PHONY: help install run test unit faults lint format bench bench-quick kafka-up kafka-down kafka-status clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ test: install lint ## lint, then every test against a real Kafka (started and st
 
 unit: install ## only the tests that need no broker
 	$(PY) -m pytest tests/unit
+
+faults: install ## only the fault tests (tests/faults; slow: starts a 3-node Kafka cluster of its own)
+	$(PY) -m pytest tests/faults
 
 lint: install ## ruff format --check, ruff check, mypy (what CI runs)
 	$(VENV)/bin/ruff format --check .

@@ -25,8 +25,31 @@ RAW_RETENTION_MS = str(90 * 24 * 3600 * 1000)  # the raw topics are the replay s
 
 @dataclass(frozen=True)
 class TopicPlan:
+    """How every topic is created: partitions, replicas, and how many replicas must have a
+    record before it is acknowledged (``None``: the broker's ``min.insync.replicas``)."""
+
     partitions: int = 8
     replication_factor: int = 1
+    min_insync_replicas: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.partitions < 1:
+            raise ValueError(f"partitions must be at least 1, not {self.partitions}")
+        if self.replication_factor < 1:
+            raise ValueError(f"replication factor must be at least 1, not {self.replication_factor}")
+        isr = self.min_insync_replicas
+        if isr is not None and not 1 <= isr <= self.replication_factor:
+            raise ValueError(
+                f"min.insync.replicas must be between 1 and the replication factor "
+                f"({self.replication_factor}), not {isr}"
+            )
+
+    def configs(self, configs: dict[str, str] | None = None) -> dict[str, str]:
+        """A topic's configs with this plan's ``min.insync.replicas`` added (if it sets one)."""
+        isr = (
+            {} if self.min_insync_replicas is None else {"min.insync.replicas": str(self.min_insync_replicas)}
+        )
+        return {**(configs or {}), **isr}
 
 
 def topic_specs(names: TopicNames, plan: TopicPlan, changelogs: Iterable[str] = ()) -> list[NewTopic]:
@@ -42,7 +65,7 @@ def topic_specs(names: TopicNames, plan: TopicPlan, changelogs: Iterable[str] = 
             name=name,
             num_partitions=plan.partitions,
             replication_factor=plan.replication_factor,
-            topic_configs=configs or {},
+            topic_configs=plan.configs(configs),
         )
 
     raw_config = {"retention.ms": RAW_RETENTION_MS}
@@ -80,7 +103,12 @@ async def ensure_topics(
         except TopicAlreadyExistsError:
             logger.info("topics created concurrently by another process")
         created = [spec.name for spec in missing]
-        logger.info("created topics partitions=%d topics=%s", plan.partitions, ",".join(created))
+        logger.info(
+            "created topics partitions=%d replication=%d topics=%s",
+            plan.partitions,
+            plan.replication_factor,
+            ",".join(created),
+        )
         return created
     finally:
         await admin.close()

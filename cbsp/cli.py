@@ -15,7 +15,7 @@ commands:
   replay       put a slice of history through normalization again (cbsp replay --help)
   tail         print a topic as JSON lines (Avro decoded): cbsp tail events.status.v1 --from-beginning
   schemas      write the Avro schemas (.avsc) to a folder
-  kafka        up | down | status: the local single-node Kafka for development and tests
+  kafka        up | down | status [--nodes N]: the local Kafka (one node, or a cluster of N)
   dev          run everything for development: local Kafka, one worker, the gateway
 """
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return schemas_main(rest)
     if command == "kafka":
-        from cbsp.localkafka import main as kafka_main
+        from cbsp.kafkacommand import main as kafka_main
 
         return kafka_main(rest)
     if command == "dev":

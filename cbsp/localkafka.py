@@ -1,9 +1,12 @@
-"""A real single-node Apache Kafka (KRaft) on loopback, from Maven Central jars.
+"""A real Apache Kafka (KRaft) node on loopback, from Maven Central jars.
 
 For machines without Docker: Maven resolves the broker's jars (plus a log4j2
 binding) into a cache folder, and the broker runs with ``java`` exactly as the
 official start script runs it. Everything is idempotent: jars are resolved once,
 a formatted data dir is reused, a broker that already runs is left running.
+
+A node is a single-node cluster by default; with a :class:`Membership` it is one of
+several (``cbsp.localcluster`` starts three of them as one cluster).
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,8 +80,36 @@ class LocalKafkaError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Membership:
+    """A node's place in its cluster and the replication the cluster gives its topics.
+
+    The default is a cluster of this node alone. In a cluster of several, every node names
+    the same controllers (``voters``: node id and controller port, a static KRaft quorum)
+    and is formatted with the same ``cluster_id``.
+    """
+
+    node_id: int = 1
+    voters: tuple[tuple[int, int], ...] = ()  # empty: this node is the only controller
+    cluster_id: str = ""  # empty: a new random id when the data dir is formatted
+    replication_factor: int = 1  # of the internal topics and of topics created without one
+    min_insync_replicas: int = 1
+
+    def __post_init__(self) -> None:
+        ids = [node_id for node_id, _ in self.voters]
+        if self.voters and self.node_id not in ids:
+            raise LocalKafkaError(f"node {self.node_id} is not among the controllers {ids}")
+        if len(set(ids)) != len(ids):
+            raise LocalKafkaError(f"controller node ids must differ: {ids}")
+        if not 1 <= self.min_insync_replicas <= self.replication_factor <= max(1, len(self.voters)):
+            raise LocalKafkaError(
+                f"need 1 <= min.insync.replicas ({self.min_insync_replicas}) <= replication factor "
+                f"({self.replication_factor}) <= nodes ({max(1, len(self.voters))})"
+            )
+
+
+@dataclass(frozen=True)
 class LocalKafka:
-    """One single-node KRaft broker: jars in ``cache``, data, config, log and pid in ``home``."""
+    """One KRaft node (broker and controller): jars in ``cache``; data, config, log, pid in ``home``."""
 
     home: Path
     cache: Path
@@ -87,6 +117,7 @@ class LocalKafka:
     controller_port: int = 39093
     heap: str = "1g"
     partitions: int = 8
+    membership: Membership = Membership()
 
     @classmethod
     def from_env(cls) -> LocalKafka:
@@ -157,24 +188,28 @@ class LocalKafka:
     # -- config and storage -------------------------------------------------
 
     def server_properties(self) -> str:
-        voters = f"1@127.0.0.1:{self.controller_port}"
+        member = self.membership
+        voters = member.voters or ((member.node_id, self.controller_port),)
+        replicas, min_isr = str(member.replication_factor), str(member.min_insync_replicas)
         settings = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": voters,
+            "node.id": str(member.node_id),
+            "controller.quorum.voters": ",".join(f"{n}@127.0.0.1:{port}" for n, port in voters),
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs": str(self.home / "data"),
             "num.partitions": str(self.partitions),
-            "offsets.topic.replication.factor": "1",
+            "default.replication.factor": replicas,
+            "min.insync.replicas": min_isr,
+            "offsets.topic.replication.factor": replicas,
             "offsets.topic.num.partitions": "8",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": min_isr,
             "transaction.state.log.num.partitions": "8",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": min_isr,
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "true",
         }
@@ -203,7 +238,7 @@ class LocalKafka:
         (self.home / "log4j2.properties").write_text(LOG4J2_TEMPLATE.format(log=self.log_file))
         if (self.home / "data" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+        cluster_id = self.membership.cluster_id or new_cluster_id()
         result = subprocess.run(
             self._java(
                 "kafka.tools.StorageTool",
@@ -239,6 +274,17 @@ class LocalKafka:
         if self.running_pid() is not None:
             asyncio.run(wait_until_reachable(self.bootstrap_servers, timeout_s))
             return False
+        process = self.launch()
+        try:
+            self.wait_ready(process, timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return True
+
+    def launch(self) -> subprocess.Popen[bytes]:
+        """Prepare and start the broker process without waiting for it (a node of a cluster
+        answers only once a majority of the controllers runs)."""
         self.prepare()
         with open(self.home / "stdout.log", "ab") as out:
             process = subprocess.Popen(
@@ -251,16 +297,15 @@ class LocalKafka:
         self.pid_file.write_text(str(process.pid))
         _STARTED[process.pid] = process
         logger.info(
-            "starting Kafka %s pid=%d bootstrap=%s", KAFKA_VERSION, process.pid, self.bootstrap_servers
+            "starting Kafka %s node=%d pid=%d bootstrap=%s",
+            KAFKA_VERSION,
+            self.membership.node_id,
+            process.pid,
+            self.bootstrap_servers,
         )
-        try:
-            self._wait_ready(process, timeout_s)
-        except BaseException:
-            self.stop()
-            raise
-        return True
+        return process
 
-    def _wait_ready(self, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    def wait_ready(self, process: subprocess.Popen[bytes], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -280,20 +325,37 @@ class LocalKafka:
 
     def stop(self, timeout_s: float = 30.0) -> bool:
         """Stop the broker with SIGTERM (SIGKILL after the timeout). True if one was running."""
+        pid = self.signal(signal.SIGTERM)
+        if pid is not None:
+            self.wait_stopped(pid, timeout_s)
+        return pid is not None
+
+    def kill(self) -> bool:
+        """Kill the broker with SIGKILL: no clean shutdown, as a crash. True if one was running."""
+        pid = self.signal(signal.SIGKILL)
+        if pid is not None:
+            self.wait_stopped(pid, timeout_s=10.0)
+        return pid is not None
+
+    def signal(self, sig: signal.Signals) -> int | None:
+        """Send ``sig`` to the broker; its pid, or None (and no pid file left) if none runs."""
         pid = self.running_pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
-            return False
-        os.kill(pid, signal.SIGTERM)
+            return None
+        os.kill(pid, sig)
+        return pid
+
+    def wait_stopped(self, pid: int, timeout_s: float) -> None:
+        """Wait until the broker ``pid`` has exited; SIGKILL it after ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and self.running_pid() is not None:
             time.sleep(0.2)
         if self.running_pid() is not None:
-            logger.warning("broker pid=%d ignored SIGTERM for %.0fs: killing it", pid, timeout_s)
+            logger.warning("broker pid=%d did not stop within %.0fs: killing it", pid, timeout_s)
             os.kill(pid, signal.SIGKILL)
         _reap(pid)
         self.pid_file.unlink(missing_ok=True)
-        return True
 
     def log_tail(self, lines: int = 20) -> str:
         """The first errors of the log (the cause, e.g. a port in use), then its last lines."""
@@ -305,31 +367,13 @@ class LocalKafka:
         return "(no log yet)"
 
 
+def new_cluster_id() -> str:
+    """16 random bytes, URL-safe base64 without padding (what ``StorageTool random-uuid`` makes)."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+
+
 def _reap(pid: int) -> None:
     """Collect the exit status if the broker is our child (avoids a zombie)."""
     process = _STARTED.pop(pid, None)
     if process is not None:
         process.wait(timeout=10)
-
-
-def main(argv: list[str]) -> int:
-    """``cbsp kafka up|down|status``."""
-    broker = LocalKafka.from_env()
-    command = argv[0] if argv else "status"
-    if command == "up":
-        started = broker.start()
-        print(
-            f"Kafka {KAFKA_VERSION} {'started' if started else 'already running'} "
-            f"at {broker.bootstrap_servers} (data: {broker.home})"
-        )
-        return 0
-    if command == "down":
-        stopped = broker.stop()
-        print("Kafka stopped" if stopped else "Kafka was not running")
-        return 0
-    if command == "status":
-        pid = broker.running_pid()
-        print(f"Kafka running pid={pid} at {broker.bootstrap_servers}" if pid else "Kafka not running")
-        return 0 if pid else 1
-    print(f"unknown kafka command {command!r}: use up, down or status", file=sys.stderr)
-    return 2

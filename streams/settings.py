@@ -18,6 +18,7 @@ ENV_WEB_HOST = "CBSP_WORKER_WEB_HOST"
 ENV_WEB_PORT = "CBSP_WORKER_WEB_PORT"
 ENV_PARTITIONS = "CBSP_PARTITIONS"
 ENV_REPLICATION = "CBSP_REPLICATION_FACTOR"
+ENV_MIN_INSYNC = "CBSP_MIN_INSYNC_REPLICAS"
 ENV_GUARANTEE = "CBSP_PROCESSING_GUARANTEE"
 ENV_EDNA_RATE_CURRENCY = "CBSP_EDNA_RATE_CURRENCY"
 ENV_SESSION_TIMEOUT = "CBSP_WORKER_SESSION_TIMEOUT_S"
@@ -36,6 +37,7 @@ class WorkerSettings:
     web_port: int = 6066
     partitions: int = 8
     replication_factor: int = 1
+    min_insync_replicas: int | None = None  # None: the broker's min.insync.replicas
     processing_guarantee: str = "exactly_once"  # Kafka transactions, as fixed in streams.eos
     normalize_options: NormalizeOptions = NormalizeOptions()
     # how long the group waits for a silent worker before giving its partitions to the others
@@ -59,6 +61,7 @@ class WorkerSettings:
             web_port=int(env.get(ENV_WEB_PORT, "6066")),
             partitions=int(env.get(ENV_PARTITIONS, "8")),
             replication_factor=int(env.get(ENV_REPLICATION, "1")),
+            min_insync_replicas=int(env[ENV_MIN_INSYNC]) if env.get(ENV_MIN_INSYNC) else None,
             processing_guarantee=guarantee,
             session_timeout_s=float(env.get(ENV_SESSION_TIMEOUT, "30")),
             offset_reset=_offset_reset(env.get(ENV_OFFSET_RESET, "earliest")),

@@ -26,6 +26,6 @@ def main(argv: list[str]) -> int:
 async def prepare_topics(settings: WorkerSettings, wait_s: float = 60) -> None:
     """The contract's topics and the tables' changelogs, all with the same partition count."""
     await wait_until_reachable(settings.bootstrap_servers, timeout_s=wait_s)
-    plan = TopicPlan(settings.partitions, settings.replication_factor)
+    plan = TopicPlan(settings.partitions, settings.replication_factor, settings.min_insync_replicas)
     changelogs = [changelog(settings.app_id, table) for table in TABLES]
     await ensure_topics(settings.bootstrap_servers, settings.topics, plan, changelogs)

@@ -12,19 +12,8 @@ import requests
 
 from streams import codecs
 from tests.cases import load_cases
+from tests.integration.groundtruth import T, item
 from tests.integration.pipeline import Pipeline
-
-T = "2024-03-01T10:00:0{}Z"  # T.format(5): second 5 of the scenario
-
-
-def item(message_uuid: str, event: str, second: int, **fields: Any) -> dict[str, Any]:
-    """One Revicom callback (status, price or click) at second ``second``."""
-    base = {"message_uuid": message_uuid, "channel_type": "SMS", "callback_event": event}
-    if event == "price":
-        return {**base, "price_time": T.format(second), "currency": "EUR", "parts": 1, **fields}
-    if event == "click":
-        return {**base, "click_time": T.format(second), "url": "https://example.org", **fields}
-    return {**base, "status": fields.pop("status", event), "status_time": T.format(second), **fields}
 
 
 def post(pipeline: Pipeline, *items: dict[str, Any]) -> None:

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import shutil
 import signal
 import time
-import uuid
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -25,15 +21,19 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import murmur2
 
-from streams import cascade, codecs, state, staterecords
-from streams.canonical import RawCallback, SourceRef
-from streams.normalize import normalize
-from tests.integration.pipeline import Pipeline, get_json, signal_worker, wait_answers, wait_group
-from tests.integration.test_state_scenarios import item
+from tests.integration.groundtruth import (
+    answers_as_expected,
+    emitted_event_ids,
+    expected_views,
+    histories,
+    message_keys,
+    sent_event_ids,
+    state_chains,
+)
+from tests.integration.pipeline import Pipeline, get_json, signal_worker, wait_group
 
 PARTITIONS = 8
 WORKER_ENV = {"CBSP_WORKER_SESSION_TIMEOUT_S": "6"}  # a killed worker's partitions move after 6 s
-KINDS = {"sent": "status", "delivered": "status", "read": "status", "price": "price", "click": "click"}
 
 
 @dataclass
@@ -71,64 +71,14 @@ def workers(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> I
 # -- what the workers are sent, and what they must answer -----------------------------------
 
 
-def histories(count: int, seed: int) -> list[dict[str, Any]]:
-    """Callbacks of ``count`` messages (a third in cascades of three), shuffled, with retries."""
-    rng = random.Random(seed)
-    cascade_id = ""
-    callbacks: list[dict[str, Any]] = []
-    for n in range(count):
-        message = str(uuid.UUID(int=rng.getrandbits(128)))
-        if n % 9 == 0:
-            cascade_id = str(uuid.UUID(int=rng.getrandbits(128)))
-        on = {"cascade_message_uuid": cascade_id, "cascade_step": n % 9 + 1} if n % 9 < 3 else {}
-        mine = [item(message, "sent", 1, **on), item(message, rng.choice(["delivered", "read"]), 5, **on)]
-        mine += [
-            item(message, "price", s, price=rng.choice([0.05, 0.07]), **on) for s in range(rng.randint(0, 2))
-        ]
-        mine += [
-            item(message, "click", 6 + s, short_url=f"s.io/{s % 2}", **on) for s in range(rng.randint(0, 3))
-        ]
-        callbacks += mine + rng.sample(mine, k=min(2, len(mine)))  # provider retries
-    rng.shuffle(callbacks)
-    return callbacks
-
-
-def expected_views(callbacks: list[dict[str, Any]]) -> dict[str, Any]:
-    """The view of every message and cascade, from the pure normalizer and merge rules."""
-    states: dict[str, state.MessageState] = {}
-    for n, callback in enumerate(callbacks):
-        key = f"revicom:{callback['message_uuid']}"
-        raw = RawCallback(
-            "revicom", KINDS[callback["callback_event"]], key, callback, RECEIVED, SourceRef("t", 0, n)
-        )
-        for event in normalize(raw):
-            states[key] = state.apply(states.get(key), event) or states[key]
-    views = {f"/messages/revicom/{s.provider_message_id}": staterecords.to_record(s) for s in states.values()}
-    cascades: dict[str, cascade.CascadeState | None] = {}
-    for record in views.values():
-        if record["cascade_id"]:
-            path = f"/cascades/revicom/{record['cascade_id']}"
-            cascades[path] = cascade.add_member(cascades.get(path), record) or cascades[path]
-    rendered = {path: staterecords.jsonable(record) for path, record in views.items()}
-    return rendered | {path: cascade.render(c) for path, c in cascades.items() if c is not None}
-
-
-RECEIVED = datetime(2024, 3, 1, 11, tzinfo=UTC)
-
-
 def post_all(pipeline: Pipeline, callbacks: list[dict[str, Any]]) -> None:
     for start in range(0, len(callbacks), 25):
         body = json.dumps(callbacks[start : start + 25]).encode()
         assert pipeline.post("revicom", body, "application/json").status_code == 200
 
 
-def answers_as_expected(urls: list[str], expected: dict[str, Any], timeout_s: float = 90) -> None:
-    wait_answers(urls, sorted(expected), timeout_s, done=lambda path, body: body == expected[path])
-
-
 def partitions_of(callbacks: list[dict[str, Any]]) -> set[int]:
-    keys = {f"revicom:{c['message_uuid']}".encode() for c in callbacks}
-    return {(murmur2(key) & 0x7FFFFFFF) % PARTITIONS for key in keys}
+    return {(murmur2(key) & 0x7FFFFFFF) % PARTITIONS for key in message_keys(callbacks)}
 
 
 # -- the tests -------------------------------------------------------------------------------
@@ -192,7 +142,7 @@ def test_a_worker_restarted_without_its_data_rebuilds_its_tables_from_the_change
 def test_a_worker_killed_mid_stream_loses_nothing_and_doubles_nothing(workers: Workers) -> None:
     callbacks = histories(200, seed=3)
     expected = expected_views(callbacks)
-    keys = {f"revicom:{c['message_uuid']}".encode() for c in callbacks}
+    keys = message_keys(callbacks)
     half = len(callbacks) // 2
     post_all(workers.pipeline, callbacks[:half])
 
@@ -208,8 +158,7 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_doubles_nothing(workers: W
     assert uncommitted_work  # the kill hit records processed, or not, but not committed
     assert discards(workers.pipeline, "w1") == discarded_before + 1  # restored from the changelogs
     pipeline = workers.pipeline
-    events = pipeline.consume(pipeline.topics.events_all(), keys=keys, count=len(callbacks) + 1, timeout_s=5)
-    emitted = Counter(codecs.decode_message(r.value or b"")["event_id"] for r in events)
+    emitted = emitted_event_ids(pipeline, callbacks, count=len(callbacks) + 1)
     assert emitted == sent_event_ids(callbacks)  # each callback's event exactly once
     assert state_chains(pipeline, keys, expected) == "every state emitted once, in order"
 
@@ -226,35 +175,6 @@ def wait_some_processed(workers: Workers, paths: list[str]) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("the workers processed nothing")
-
-
-def sent_event_ids(callbacks: list[dict[str, Any]]) -> Counter[str]:
-    ids: Counter[str] = Counter()
-    for n, callback in enumerate(callbacks):
-        key = f"revicom:{callback['message_uuid']}"
-        raw = RawCallback(
-            "revicom", KINDS[callback["callback_event"]], key, callback, RECEIVED, SourceRef("t", 0, n)
-        )
-        ids.update(event.event_id for event in normalize(raw))
-    return ids
-
-
-def state_chains(pipeline: Pipeline, keys: set[bytes], expected: dict[str, Any]) -> str:
-    finals = {
-        f"revicom:{v['provider_message_id']}".encode(): v["event_count"]
-        for p, v in expected.items()
-        if p.startswith("/messages/")
-    }
-    records = pipeline.consume(
-        [pipeline.topics.state_message], keys=keys, count=sum(finals.values()) + 1, timeout_s=5
-    )
-    chains: dict[bytes, list[int]] = {}
-    for record in records:
-        chains.setdefault(record.key or b"", []).append(
-            codecs.decode_message(record.value or b"")["event_count"]
-        )
-    broken = {key: chain for key, chain in chains.items() if chain != list(range(1, finals[key] + 1))}
-    return f"broken chains: {list(broken.items())[:3]}" if broken else "every state emitted once, in order"
 
 
 def discards(pipeline: Pipeline, name: str) -> int:
