@@ -22,6 +22,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from streams.workerstate import Snapshot
+
 PREFIX = "cbsp_worker_"
 FAUST_PREFIX = PREFIX + "faust"  # Faust's monitor appends "_<its metric>"
 # raw record written by the gateway -> canonical event handed to the producer, seconds
