@@ -7,8 +7,8 @@ import re
 from dataclasses import fields
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry
 from faust.sensors.prometheus import FaustMetrics
+from prometheus_client import CollectorRegistry
 
 from streams.metrics import FAUST_PREFIX, WorkerMetrics, create_metrics
 
