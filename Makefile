@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test unit faults lint format bench bench-quick kafka-up kafka-down kafka-status clean
+.PHONY: help install browser run test unit faults lint format docs bench bench-quick kafka-up kafka-down kafka-status clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -19,10 +19,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the project with its dev tools
 
+browser: ## Debian's chromium for the status page test (apt-get, only if missing)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$(test "$$(id -u)" -eq 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
+
 run: install ## run everything: local Kafka (unless KAFKA_BOOTSTRAP_SERVERS is set), one worker, the gateway
 	$(PY) -m cbsp dev
 
-test: install lint ## lint, then every test against a real Kafka (started and stopped here if none is set)
+test: install browser lint ## lint, then every test against a real Kafka (started and stopped here if none is set)
 	$(PY) -m pytest
 
 unit: install ## only the tests that need no broker

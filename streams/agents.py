@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from streams import cascade, codecs, eos, state, staterecords
+from streams import cascade, codecs, eos, monitoring, state, staterecords
 from streams.app import app, settings
 from streams.canonical import CanonicalEvent, RawCallback, SourceRef
 from streams.errors import NormalizeError
 from streams.normalize import normalize
-from streams.raw import decode_raw, dlq_headers, header_dict, source_of
+from streams.raw import decode_raw, dlq_headers, header_dict, provider_of, source_of
 from streams.tables import cascade_states, message_states
 from streams.topics import (
     cascade_members_topic,
@@ -44,10 +44,15 @@ async def total_cascades(members: Any) -> None:
 async def _normalize(event: Any) -> None:
     message = event.message
     source = source_of(event.headers, message.topic, message.partition, message.offset)
+    timestamp = monitoring.timestamp_of(event)
+    monitoring.count_callback(provider_of(event.key, event.headers), timestamp)
     try:
         raw = decode_raw(event.key, event.value, event.headers, source)
-        for canonical in normalize(raw, settings.normalize_options):
-            await _emit(raw, canonical)
+        canonicals = normalize(raw, settings.normalize_options)
+        if not canonicals:
+            monitoring.count_unhandled(raw.provider, raw.kind)
+        for canonical in canonicals:
+            await _emit(raw, canonical, timestamp)
     except Exception as exc:  # noqa: BLE001  (Faust would ack and lose the record)
         await _dead_letter(event, exc, source)
 
@@ -60,7 +65,7 @@ async def _total(event: Any) -> None:
         await _dead_letter(event, exc, SourceRef(message.topic, message.partition, message.offset))
 
 
-async def _emit(raw: RawCallback, event: CanonicalEvent) -> None:
+async def _emit(raw: RawCallback, event: CanonicalEvent, timestamp: float | None) -> None:
     if event.message_key != raw.message_key:  # its state would land in another key's partition
         raise NormalizeError(
             "message_key", f"{event.message_key!r} is not the record key {raw.message_key!r}"
@@ -68,6 +73,7 @@ async def _emit(raw: RawCallback, event: CanonicalEvent) -> None:
     key = event.message_key.encode()
     value = codecs.encode(event.schema, event.record)
     await send(event_topics[event.kind], key, value, codecs.headers_for(event.schema))
+    monitoring.count_event(event, timestamp)
     await _update_state(key, event)
 
 
@@ -76,6 +82,7 @@ async def _update_state(key: bytes, event: CanonicalEvent) -> None:
     held = message_states.get(key)
     new = state.apply(None if held is None else staterecords.from_json(held), event)
     if new is None:
+        monitoring.count_duplicate(event)
         return
     record = staterecords.to_record(new)
     value = codecs.encode(staterecords.SCHEMA, record)  # before the table: a refused record changes nothing
@@ -122,3 +129,4 @@ async def _dead_letter(event: Any, exc: Exception, source: SourceRef) -> None:
         dlq_topic.get_topic_name(), event.key, event.value, None, None, headers
     )
     await delivery
+    monitoring.count_dead_letter(provider_of(event.key, event.headers), event.key, exc, source)

@@ -44,6 +44,15 @@ def decode_raw(
     )
 
 
+def provider_of(key: bytes | None, headers: Headers | None) -> str:
+    """The provider of a record: its ``provider`` header, else its key's ``<provider>:`` prefix."""
+    found = header_dict(headers).get("provider", b"").decode(errors="replace")
+    if found:
+        return found
+    prefix, colon, _ = (key or b"").decode(errors="replace").partition(":")
+    return prefix if colon and prefix else "unknown"
+
+
 def source_of(headers: Headers | None, topic: str, partition: int, offset: int) -> SourceRef:
     """Where the callback was first written: the record itself, or for a replayed record
     (``cbsp replay``) the raw record named by its ``source_*`` headers."""

@@ -43,6 +43,13 @@ def to_json(state: MessageState) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 
+def provider_and_status(data: bytes) -> tuple[str, str | None]:
+    """The provider and latest canonical status of a table value, without building the state."""
+    document = json.loads(data)
+    status = document["status"]
+    return document["provider"], None if status is None else status["status"]
+
+
 def from_json(data: bytes) -> MessageState:
     document = json.loads(data)
     price = document["price"]

@@ -12,7 +12,7 @@ from streams.settings import WorkerSettings
 
 
 def main(argv: list[str]) -> int:
-    from streams import agents, eos, views  # noqa: F401  (registers agents, tables and pages)
+    from streams import agents, eos, statuspage, views  # noqa: F401  (registers agents, tables and pages)
     from streams.app import app, settings
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
