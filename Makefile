@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test unit lint format bench bench-quick kafka-up kafka-down kafka-status clean
+.PHONY: help install run test unit lint format docs bench bench-quick kafka-up kafka-down kafka-status clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ lint: install ## ruff format --check, ruff check, mypy (what CI runs)
 format: install ## rewrite the code in the project's format
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+docs: install ## regenerate docs/topics.md from the topic names and the Avro schemas
+	$(PY) -m cbsp.docgen docs/topics.md
 
 bench: install ## the benchmarks (about 20 minutes): numbers and plots in bench-results/
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
