@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from tests.markdown import github_anchors
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 PROFILE = "observability"
@@ -90,12 +92,6 @@ def dashboard_queries() -> list[str]:
 
 def metric_names(expression: str) -> set[str]:
     return set(METRIC_NAME.findall(expression))
-
-
-def github_anchors(markdown: str) -> set[str]:
-    """The anchors GitHub gives the headings: lower case, punctuation dropped, spaces to dashes."""
-    headings = re.findall(r"^#{1,6} (.+)$", markdown, re.MULTILINE)
-    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
 
 
 def test_the_profile_adds_prometheus_and_grafana_with_pinned_images() -> None:
