@@ -45,6 +45,9 @@ format: install ## rewrite the code in the project's format
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+docs: install ## regenerate docs/topics.md from the topic names and the Avro schemas
+	$(PY) -m cbsp.docgen docs/topics.md
+
 bench: install ## the benchmarks (about 20 minutes): numbers and plots in bench-results/
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m bench $(BENCH_ARGS)

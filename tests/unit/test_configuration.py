@@ -1,35 +1,83 @@
-"""Configuration: environment names the deployment files use are the ones the code reads."""
+"""Configuration: the variables the code reads, docs/configuration.md and the deployment files agree."""
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cbsp import localkafka
 from cbsp.topicnames import PROVIDERS
-from gateway import server
-from gateway import settings as gateway_settings
 from gateway.settings import Settings
-from streams import settings as worker_settings
 
 ROOT = Path(__file__).resolve().parents[2]
+SOURCE_DIRS = ("cbsp", "gateway", "streams", "bench")
+DOC = ROOT / "docs" / "configuration.md"
+PER_PROVIDER = "<PROVIDER>"
+VARIABLE = re.compile(r"(?:CBSP|KAFKA|PROMETHEUS)_[A-Z0-9_<>]+")
+# strings that look like variable names and are not read from the environment
+NOT_ENVIRONMENT = {"CBSP_SETTINGS"}  # the gateway's key in Flask's app.config
+PENDING = "<!-- pending:"
+
+
+def _strings(tree: ast.AST) -> Iterator[str]:
+    """Every string literal; a placeholder of an f-string or a ``{provider}`` template is <PROVIDER>."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            yield "".join(v.value if isinstance(v, ast.Constant) else PER_PROVIDER for v in node.values)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.value.replace("{provider}", PER_PROVIDER)
 
 
 def names_read_by_code() -> set[str]:
-    names: set[str] = set()
-    for module in (gateway_settings, worker_settings, server, localkafka):
-        names |= {v for k, v in vars(module).items() if k.startswith("ENV_") and isinstance(v, str)}
-    templated = {n for n in names if "{provider}" in n}
-    return (names - templated) | {t.format(provider=p.upper()) for t in templated for p in PROVIDERS}
+    """Variable names in the source, a provider's own (CBSP_REVICOM_TOKEN) as its template."""
+    names = {
+        text
+        for path in sorted(p for d in SOURCE_DIRS for p in (ROOT / d).rglob("*.py"))
+        for text in _strings(ast.parse(path.read_text()))
+        if VARIABLE.fullmatch(text)
+    } - NOT_ENVIRONMENT
+    return {as_template(name, names) for name in names}
+
+
+def as_template(name: str, names: set[str]) -> str:
+    templates = {n for n in names if PER_PROVIDER in n}
+    for template in templates:
+        if name in {template.replace(PER_PROVIDER, p.upper()) for p in PROVIDERS}:
+            return template
+    return name
+
+
+def documented() -> dict[str, bool]:
+    """The first column of every table row of docs/configuration.md -> whether it is marked pending."""
+    rows = re.findall(r"^\| `([A-Z0-9_<>]+)` \|(.*)$", DOC.read_text(), re.MULTILINE)
+    return {name: PENDING in rest for name, rest in rows}
+
+
+def test_every_variable_the_code_reads_is_documented() -> None:
+    read = names_read_by_code()
+    assert {"KAFKA_BOOTSTRAP_SERVERS", "CBSP_<PROVIDER>_TOKEN", "CBSP_WORKER_WEB_PORT"} <= read
+    assert read - set(documented()) == set(), "document these in docs/configuration.md"
+
+
+def test_every_documented_variable_is_read_or_marked_pending() -> None:
+    unread = set(documented()) - names_read_by_code()
+    assert {name for name in unread if not documented()[name]} == set(), "read nowhere: remove them"
+
+
+def test_no_variable_is_marked_pending_once_the_code_reads_it() -> None:
+    pending = {name for name, is_pending in documented().items() if is_pending}
+    assert pending & names_read_by_code() == set(), "the code reads these now: drop their pending marker"
 
 
 def test_docker_compose_sets_only_variables_the_code_reads() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
     used = set(re.findall(r"^\s+((?:KAFKA_BOOTSTRAP_SERVERS|CBSP_[A-Z0-9_]+)):", text, re.MULTILINE))
     assert used, "docker-compose.yml sets no CBSP_ variable"
-    assert used <= names_read_by_code()
+    read = names_read_by_code()
+    assert {as_template(name, read) for name in used} <= read
 
 
 def test_basic_auth_must_be_login_colon_password() -> None:
