@@ -52,10 +52,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["cbsp_producer"] = producer
     app.extensions["cbsp_metrics"] = metrics
     app.extensions["cbsp_spool"] = spool
-    app.extensions["cbsp_delivery"] = Delivery(producer, spool, settings.spool_after_s, settings.late_send_s)
-    app.extensions["cbsp_drainer"] = (
-        Drainer(spool, producer, metrics, settings.late_send_s) if spool is not None else None
-    )
+    app.extensions["cbsp_delivery"] = Delivery(producer, spool, settings.spool_after_s)
+    app.extensions["cbsp_drainer"] = Drainer(spool, producer, metrics) if spool is not None else None
     atexit.register(close_app, app)
     app.register_blueprint(callbacks.blueprint)
     app.register_blueprint(ops.blueprint)

@@ -24,13 +24,10 @@ Outcome = Literal["acknowledged", "spooled"]
 
 
 class Delivery:
-    def __init__(
-        self, producer: RawProducer, spool: Spool | None, spool_after_s: float, inflight_s: float
-    ) -> None:
+    def __init__(self, producer: RawProducer, spool: Spool | None, spool_after_s: float) -> None:
         self.producer = producer
         self.spool = spool
         self.spool_after_s = spool_after_s
-        self.inflight_s = inflight_s  # how long a late send may still succeed
 
     def deliver(self, records: Sequence[OutRecord], provider: str, request_id: str) -> Outcome:
         """Kafka acknowledged ``records``, or the spool holds them; KafkaUnavailableError if neither."""
@@ -45,10 +42,10 @@ class Delivery:
         except KafkaSlowError as exc:
             if late.delivered_meanwhile():
                 return "acknowledged"
-            ids = _spool(spool, records, provider, request_id, exc, self.inflight_s)
+            ids = _spool(spool, records, provider, request_id, exc, in_flight=True)
             late.spooled(ids)
         except KafkaUnavailableError as exc:  # failed outright: nothing of it is on its way
-            _spool(spool, records, provider, request_id, exc, 0.0)
+            _spool(spool, records, provider, request_id, exc, in_flight=False)
         return "spooled"
 
 
@@ -58,10 +55,11 @@ def _spool(
     provider: str,
     request_id: str,
     cause: KafkaUnavailableError,
-    inflight_s: float,
+    *,
+    in_flight: bool,
 ) -> list[int]:
     try:
-        ids = spool.append(records, provider, inflight_s)
+        ids = spool.append(records, provider, in_flight)
     except SpoolUnavailableError as exc:
         logger.error(
             "spool write failed, answering 503 request_id=%s provider=%s records=%d error=%s;"
@@ -128,5 +126,5 @@ class LateSend:
                 self._spool.delete(ids)
             else:
                 self._spool.release(ids)
-        except SpoolUnavailableError as exc:  # the rows stay in flight until their time is up
+        except SpoolUnavailableError as exc:  # in flight until this process is gone, then drained
             logger.warning("spool rows not settled ids=%d..%d error=%s", ids[0], ids[-1], exc.detail)

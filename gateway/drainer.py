@@ -1,21 +1,21 @@
 """Sends spooled records to Kafka, oldest first, and deletes them once Kafka acknowledged them.
 
-Every gateway process runs one drainer thread; the spool's lease lets one of them work at a
-time, so two processes never send the same rows. A drainer that dies holding the lease (a
-killed process) loses it when it expires, and another process, or the restarted one, goes on
-from the oldest row left: rows sent but not yet deleted at the crash are sent once more.
+Every gateway process runs one drainer thread. It also says, every few seconds, that its
+process is alive (the rows its requests have in flight stay theirs). The spool's lease lets
+one drainer work at a time, so two processes never send the same rows. A batch Kafka has not
+decided on is waited for, lease renewed, until it has: resent while it may still arrive, it
+would arrive twice. A drainer that dies holding the lease (a killed process) loses it when it
+expires, and another process, or the restarted one, goes on from the oldest row left: rows
+sent but not yet deleted at the crash are sent once more.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 
-from gateway.errors import KafkaUnavailableError, SpoolUnavailableError
+from gateway.errors import KafkaSlowError, KafkaUnavailableError, SpoolUnavailableError
 from gateway.metrics import Metrics
 from gateway.producer import RawProducer
 from gateway.spool import Spool
@@ -23,22 +23,19 @@ from gateway.spool import Spool
 logger = logging.getLogger(__name__)
 
 BATCH = 500
-LEASE_MARGIN_S = 15.0  # the lease outlasts the longest send by this much
+LEASE_S = 15.0  # renewed every RENEW_S while this process drains
+ALIVE_S = 30.0  # a process that did not say it is alive for this long is taken for dead
+RENEW_S = 2.0
 IDLE_S = 0.5  # between looks at an empty spool
 MAX_BACKOFF_S = 5.0  # between attempts while Kafka is away
 REMIND_EVERY_S = 60.0  # a paused drain says so again this often
 
 
 class Drainer:
-    def __init__(self, spool: Spool, producer: RawProducer, metrics: Metrics, send_timeout_s: float) -> None:
+    def __init__(self, spool: Spool, producer: RawProducer, metrics: Metrics) -> None:
         self.spool = spool
         self.producer = producer
         self.metrics = metrics
-        # a batch is awaited until Kafka has decided (acknowledged or failed), never given up
-        # while it may still arrive: resent then, it would arrive twice
-        self.send_timeout_s = send_timeout_s
-        self.lease_s = send_timeout_s + LEASE_MARGIN_S
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing_since: float | None = None
@@ -55,19 +52,31 @@ class Drainer:
             self._thread.join(timeout_s)
             self._thread = None
         try:
-            self.spool.give_up_lease(self.owner)
+            self.spool.leave()
         except SpoolUnavailableError:
             pass
 
     def drain_once(self) -> int:
         """Send one batch if this process holds the lease; the number of records drained."""
-        if not self.spool.take_lease(self.owner, self.lease_s):
+        self.spool.keep_alive(ALIVE_S)
+        if not self.spool.take_lease(LEASE_S):
             return 0
         batch = self.spool.drainable(BATCH)
         if not batch:
             return 0
         started = time.monotonic()
-        self.producer.send_all([spooled.record for spooled in batch], timeout_s=self.send_timeout_s)
+        decided = threading.Event()
+        outcome: list[bool] = []
+
+        def finished(delivered: bool) -> None:
+            outcome.append(delivered)
+            decided.set()
+
+        try:
+            self.producer.send_all([spooled.record for spooled in batch], late=finished)
+        except KafkaSlowError:
+            if not self._wait_decided(decided) or not outcome[0]:
+                raise
         self.spool.delete([spooled.id for spooled in batch])
         self.metrics.spool_drained.inc(len(batch))
         logger.info(
@@ -79,13 +88,22 @@ class Drainer:
         )
         return len(batch)
 
+    def _wait_decided(self, decided: threading.Event) -> bool:
+        """Wait for Kafka's answer on a sent batch, keeping the lease; False if stopping first."""
+        while not decided.wait(RENEW_S):
+            if self._stop.is_set():
+                return False
+            self.spool.keep_alive(ALIVE_S)
+            self.spool.take_lease(LEASE_S)
+        return True
+
     def _run(self) -> None:
-        wait = IDLE_S
+        wait = 0.0
         while not self._stop.wait(wait):
             try:
                 wait = 0.0 if self.drain_once() else IDLE_S
                 self._recovered()
-            except (KafkaUnavailableError, SpoolUnavailableError) as exc:
+            except KafkaUnavailableError as exc:  # Kafka away, or the spool's disk refusing
                 wait = min(MAX_BACKOFF_S, max(1.0, wait * 2))
                 self._failing(exc)
             except Exception:  # a bug must not end draining for good

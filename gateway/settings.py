@@ -65,11 +65,6 @@ class Settings:
     spool_min_free_bytes: int = 64 * 1024**2  # left free on the spool's disk, so it can drain
     spool_after_s: float = 2.0  # how long a request waits for Kafka before its records are spooled
 
-    @property
-    def late_send_s(self) -> float:
-        """How long a send Kafka has not decided may still succeed (a request's, or a drained batch)."""
-        return 3 * self.produce_timeout_s
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env

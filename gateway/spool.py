@@ -6,20 +6,24 @@ gateway processes on one machine share the file; SQLite's locking keeps it whole
 lease row lets one process at a time drain it (``gateway.drainer``), in arrival order.
 
 A spooled record may still be on its way to Kafka: the request that spooled it had handed it
-to the producer, which goes on trying after the request stopped waiting. Such a row is
-*in flight* until ``inflight_until``: the process that spooled it deletes it when that late
-send succeeds, or releases it to the drainer when it fails. After a crash nobody does either,
-and the drainer takes it once ``inflight_until`` passed: the one case where a callback can
+to the producer, which goes on trying after the request stopped waiting. Such a row is *in
+flight*, owned by its process: that process deletes it when the late send succeeds, or
+releases it to the drainer when it fails. Every process says it is alive every few seconds
+(``owners``); rows of a process that stopped saying so (killed) go to the drainer. That, and a
+process killed between the drainer's send and its delete, are the only ways a callback can
 reach its raw topic twice (its event ids are the same, so nothing downstream counts it twice).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,8 +43,12 @@ CREATE TABLE IF NOT EXISTS records (
     headers TEXT NOT NULL,
     provider TEXT NOT NULL,
     spooled_at REAL NOT NULL,
-    inflight_until REAL NOT NULL,
+    inflight_owner TEXT,
     size INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS owners (
+    owner TEXT PRIMARY KEY,
+    alive_until REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS totals (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -84,16 +92,18 @@ class SpooledRecord:
 class Spool:
     def __init__(self, directory: Path, max_bytes: int, min_free_bytes: int = 0) -> None:
         self.path = directory / FILE_NAME
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this process
         self.max_bytes = max_bytes
         # left free on the disk by appends: deleting drained rows needs room in the WAL too
         self.min_free_bytes = min_free_bytes
         self._lock = threading.Lock()  # one connection per process, shared by its threads
         self._connection: sqlite3.Connection | None = None
 
-    def append(self, records: Sequence[OutRecord], provider: str, inflight_s: float) -> list[int]:
+    def append(self, records: Sequence[OutRecord], provider: str, in_flight: bool) -> list[int]:
         """Write ``records`` durably (all or none) and return their ids.
 
-        ``inflight_s``: how long they may still be on their way to Kafka (0: they are not).
+        ``in_flight``: a send of this process may still deliver them (settle with
+        :meth:`delete` or :meth:`release`).
         Raises :class:`SpoolFullError` past the size bound, :class:`SpoolUnavailableError`
         when the disk refuses (full, read-only, missing).
         """
@@ -106,7 +116,7 @@ class Spool:
                 _headers_text(r.headers),
                 provider,
                 now,
-                now + inflight_s,
+                self.owner if in_flight else None,
                 len(r.key) + len(r.value),
             )
             for r in records
@@ -123,7 +133,7 @@ class Spool:
             for row in rows:
                 cursor = db.execute(
                     "INSERT INTO records (topic, key, value, headers, provider, spooled_at,"
-                    " inflight_until, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " inflight_owner, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     row,
                 )
                 ids.append(int(cursor.lastrowid or 0))
@@ -134,7 +144,8 @@ class Spool:
         ``limit`` of them and, beyond the first, ``max_bytes`` (a delete needs WAL room)."""
         with self._transaction("read") as db:
             rows = db.execute(
-                "SELECT id, topic, key, value, headers, size FROM records WHERE inflight_until <= ?"
+                "SELECT id, topic, key, value, headers, size FROM records WHERE inflight_owner IS NULL"
+                " OR inflight_owner NOT IN (SELECT owner FROM owners WHERE alive_until > ?)"
                 " ORDER BY id LIMIT ?",
                 (time.time(), limit),
             ).fetchall()
@@ -155,10 +166,24 @@ class Spool:
     def release(self, ids: Sequence[int]) -> None:
         """Records whose late send failed: the drainer's now."""
         with self._transaction("release") as db:
-            db.executemany("UPDATE records SET inflight_until = 0 WHERE id = ?", [(i,) for i in ids])
+            db.executemany("UPDATE records SET inflight_owner = NULL WHERE id = ?", [(i,) for i in ids])
 
-    def take_lease(self, owner: str, lease_s: float) -> bool:
-        """Whether ``owner`` is the one drainer for the next ``lease_s`` seconds."""
+    def keep_alive(self, alive_s: float) -> None:
+        """This process lives for ``alive_s`` more: its rows in flight are its own till then."""
+        now = time.time()
+        with self._transaction("keep alive") as db:
+            db.execute("INSERT OR REPLACE INTO owners VALUES (?, ?)", (self.owner, now + alive_s))
+            db.execute("DELETE FROM owners WHERE alive_until < ?", (now - 3600,))
+
+    def leave(self) -> None:
+        """A clean stop: what this process still has in flight is the drainer's."""
+        with self._transaction("leave") as db:
+            db.execute("DELETE FROM owners WHERE owner = ?", (self.owner,))
+            db.execute("UPDATE drain_lease SET expires = 0 WHERE owner = ?", (self.owner,))
+
+    def take_lease(self, lease_s: float) -> bool:
+        """Whether this process is the one drainer for the next ``lease_s`` seconds."""
+        owner = self.owner
         now = time.time()
         with self._transaction("lease") as db:
             held_by, expires = db.execute("SELECT owner, expires FROM drain_lease").fetchone()
@@ -166,10 +191,6 @@ class Spool:
                 return False
             db.execute("UPDATE drain_lease SET owner = ?, expires = ?", (owner, now + lease_s))
             return True
-
-    def give_up_lease(self, owner: str) -> None:
-        with self._transaction("lease") as db:
-            db.execute("UPDATE drain_lease SET expires = 0 WHERE owner = ?", (owner,))
 
     def stats(self) -> SpoolStats:
         with self._transaction("read") as db:

@@ -35,12 +35,21 @@ class CallbackLoad:
     give_up_s: float = 120.0  # per batch: then the load stops and ``failure`` says why
     acknowledged: list[Acknowledged] = field(default_factory=list)
     refusals: Counter[str] = field(default_factory=Counter)  # "503", "ConnectionError", ...
+    stop_on_refusal: bool = False  # stop at the first refusal instead of retrying like a provider
+    last_refusal: tuple[int, Any] | None = None  # (status, JSON body) of the last non-200
     failure: str = ""
     _thread: threading.Thread | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="callback-load", daemon=True)
         self._thread.start()
+
+    def stop(self, timeout_s: float = 60) -> None:
+        """Stop posting (a request in progress finishes) and wait for the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
 
     def join(self, timeout_s: float) -> None:
         assert self._thread is not None
@@ -61,28 +70,32 @@ class CallbackLoad:
 
     def _run(self) -> None:
         for batch in self.batches:
-            if not self._post_until_acknowledged(batch):
+            if not self._post_until_acknowledged(batch) or self._stop.wait(self.pause_s):
                 return
-            time.sleep(self.pause_s)
 
     def _post_until_acknowledged(self, batch: list[dict[str, Any]]) -> bool:
         deadline = time.monotonic() + self.give_up_s
         body = json.dumps(batch).encode()
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self._stop.is_set():
             try:
                 response = self.pipeline.post("revicom", body, "application/json")
             except requests.RequestException as exc:
                 self.refusals[type(exc).__name__] += 1
-                time.sleep(0.2)
+                self._stop.wait(0.2)
                 continue
             if response.status_code == 200:
                 self.acknowledged.append(Acknowledged(response.headers["X-Request-Id"], batch))
                 return True
             self.refusals[str(response.status_code)] += 1
+            self.last_refusal = (response.status_code, response.json())
             if response.status_code != 503:
                 self.failure = f"the gateway answered {response.status_code}: {response.text}"
                 return False
-            time.sleep(min(1.0, float(response.headers.get("Retry-After", "1"))))
+            if self.stop_on_refusal:
+                return False
+            self._stop.wait(min(1.0, float(response.headers.get("Retry-After", "1"))))
+        if self._stop.is_set():
+            return False
         self.failure = f"a batch was not acknowledged within {self.give_up_s}s: {dict(self.refusals)}"
         return False
 

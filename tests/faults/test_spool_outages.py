@@ -11,11 +11,8 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +20,15 @@ import pytest
 import requests
 
 from cbsp.localkafka import LocalKafka
-from streams import codecs
-from tests.integration.pipeline import Pipeline, free_port, wait_answers
-from tests.integration.test_state_workers import expected_views, histories, sent_event_ids
+from tests.faults.load import Acknowledged, CallbackLoad, batched, missing_from_raw
+from tests.integration.groundtruth import (
+    answers_as_expected,
+    emitted_event_ids,
+    expected_views,
+    histories,
+    sent_event_ids,
+)
+from tests.integration.pipeline import Pipeline, free_port
 
 PRODUCE_TIMEOUT_S = 2.0
 SPOOL_AFTER_S = 1.0
@@ -35,7 +38,7 @@ GATEWAY_ENV = {
 }
 WORKER_ENV = {"CBSP_PARTITIONS": "4"}  # as the topics the fixture creates
 OUTAGE_S = float(os.environ.get("CBSP_FAULTS_OUTAGE_S", "30"))  # longer for the note's numbers
-RATE_PER_S = 10.0  # requests per second of the steady load, 4 callbacks each
+PAUSE_S = 0.1  # between the load's requests, 4 callbacks each
 
 
 @pytest.fixture
@@ -71,30 +74,33 @@ def test_kafka_stopped_under_steady_load_loses_nothing_and_doubles_nothing(
     pipeline = own_pipeline
     pipeline.start_worker(**WORKER_ENV)
     pipeline.gateway_url = pipeline.spawn_gateway(**GATEWAY_ENV)
-    load = SteadyLoad(pipeline, histories(int(RATE_PER_S * (OUTAGE_S + 90)), seed=11))
+    callbacks = histories(int((OUTAGE_S + 90) / PAUSE_S), seed=11)
+    load = CallbackLoad(pipeline, batched(callbacks, 4), pause_s=PAUSE_S)
     load.start()
     try:
-        load.wait_for(20)
+        load.wait_acknowledged(20)
         own_broker.stop()
         outage_started = time.monotonic()
-        during = load.acknowledged_count()
+        before = len(load.acknowledged)
         time.sleep(OUTAGE_S)
         spooled = spool_records(pipeline)
         assert readiness(pipeline)["status"] == "degraded"
+        during = len(load.acknowledged) - before
         own_broker.start()
         outage_s = time.monotonic() - outage_started
         drain_s = wait_drained(pipeline, timeout_s=120)
-        load.wait_for(load.acknowledged_count() + 20)
+        load.wait_acknowledged(len(load.acknowledged) + 20)
     finally:
         load.stop()
 
-    assert load.refused == [], load.refused[:3]  # the spool answered for Kafka: no 503 at all
-    assert spooled > 0 and load.acknowledged_count() > during
+    assert not load.refusals, load.refusals  # the spool answered for Kafka: not one 503
+    assert spooled > 0 and during > 0
     check_ground_truth(pipeline, load.acknowledged)
     assert pipeline.process("worker").poll() is None, pipeline.log_tail("worker")
     print(
-        f"outage {outage_s:.1f}s at {RATE_PER_S:g} req/s: {spooled} records spooled at the restart,"
-        f" drained in {drain_s:.1f}s, {len(load.acknowledged)} callbacks acknowledged, 0 lost"
+        f"outage {outage_s:.1f}s: {during} requests ({4 * during} callbacks) acknowledged during it,"
+        f" {spooled} records in the spool at the restart, drained in {drain_s:.1f}s,"
+        f" {len(load.callbacks())} callbacks acknowledged in all, none missing or doubled"
     )
 
 
@@ -104,13 +110,13 @@ def test_a_gateway_killed_while_spooling_drains_after_its_restart(
     pipeline = own_pipeline
     own_broker.stop()
     pipeline.gateway_url = pipeline.spawn_gateway(**GATEWAY_ENV)
-    load = SteadyLoad(pipeline, histories(60, seed=12))
+    load = CallbackLoad(pipeline, batched(histories(60, seed=12), 4), pause_s=0.02)
     load.start()
-    load.wait_for(40)
+    load.wait_acknowledged(10)
     kill_tree(pipeline.process("gateway").pid)  # while requests are in the middle of spooling
     load.stop()
     pipeline.process("gateway").wait(timeout=10)
-    assert load.acknowledged_count() >= 40 and spool_records(pipeline) >= load.acknowledged_count()
+    assert len(load.acknowledged) >= 10
 
     own_broker.start()
     pipeline.start_worker(**WORKER_ENV)
@@ -133,15 +139,16 @@ def test_a_read_only_then_full_disk_under_the_spool_is_a_503_and_a_clear_log_lin
 
         subprocess.run(["mount", "-o", "remount,rw", str(spool_dir)], check=True)
         (spool_dir / "ballast").write_bytes(b"\0" * 1024 * 1024)  # freed later, so the spool can drain
-        load = SteadyLoad(pipeline, histories(3000, seed=13), rate_per_s=40, padding=2000)
+        padded = [{**c, "padding": "x" * 2000} for c in histories(3000, seed=13)]
+        load = CallbackLoad(pipeline, batched(padded, 4), pause_s=0.02, stop_on_refusal=True)
         load.start()
-        load.wait_for_refusal(timeout_s=120)
-        load.stop()
-        assert {body["error"] for _, body in load.refused} == {"spool_unavailable"}, load.refused[:3]
-        assert "database or disk is full" in load.refused[0][1]["detail"]
-        assert load.acknowledged_count() > 0
+        load.join(timeout_s=180)  # until the first refusal
+        assert load.last_refusal is not None and load.refusals == {"503": 1}, load.refusals
+        status, body = load.last_refusal
+        assert body["error"] == "spool_unavailable" and "database or disk is full" in body["detail"], body
+        assert len(load.acknowledged) > 0
         log = pipeline.log_tail("gateway", 100_000)
-        assert log.count("spool write failed, answering 503") == 1 + len(load.refused)
+        assert log.count("spool write failed, answering 503") == 2
         assert requests.get(f"{pipeline.gateway_url}/healthz", timeout=5).status_code == 200
 
         (spool_dir / "ballast").unlink()
@@ -160,84 +167,18 @@ def assert_refused(pipeline: Pipeline, error: str, detail: str) -> None:
     assert response.headers["Retry-After"]
 
 
-# -- the load, and the ground truth ----------------------------------------------------------
+# -- the ground truth, and the gateway's state -----------------------------------------------
 
 
-@dataclass
-class SteadyLoad:
-    """Posts the callbacks, four per request, at a steady rate from a thread, and keeps every
-    callback answered 200 (acknowledged) and every refusal (status, body)."""
-
-    pipeline: Pipeline
-    callbacks: list[dict[str, Any]]
-    rate_per_s: float = RATE_PER_S
-    padding: int = 0  # bytes of filler per callback (a disk fills sooner)
-    acknowledged: list[dict[str, Any]] = field(default_factory=list)
-    refused: list[tuple[int, Any]] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(60)
-
-    def acknowledged_count(self) -> int:
-        return len(self.acknowledged)
-
-    def wait_for(self, count: int, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        while self.acknowledged_count() < count:
-            assert time.monotonic() < deadline, f"only {self.acknowledged_count()} of {count} acknowledged"
-            assert self._thread is not None and self._thread.is_alive(), "the load ran out of callbacks"
-            time.sleep(0.1)
-
-    def wait_for_refusal(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not self.refused:
-            assert time.monotonic() < deadline, "never refused"
-            time.sleep(0.1)
-
-    def _run(self) -> None:
-        for start in range(0, len(self.callbacks), 4):
-            if self._stop.wait(1 / self.rate_per_s):
-                return
-            batch = [
-                {**c, "padding": "x" * self.padding} if self.padding else c
-                for c in self.callbacks[start : start + 4]
-            ]
-            try:
-                response = self.pipeline.post("revicom", json.dumps(batch).encode(), "application/json")
-            except requests.RequestException as exc:  # e.g. the gateway killed mid-request
-                self.refused.append((0, repr(exc)))
-                continue
-            if response.status_code == 200:
-                self.acknowledged += batch
-            else:
-                self.refused.append((response.status_code, response.json()))
-
-
-def check_ground_truth(pipeline: Pipeline, acknowledged: list[dict[str, Any]]) -> None:
+def check_ground_truth(pipeline: Pipeline, acknowledged: list[Acknowledged]) -> None:
     """Each acknowledged callback once in its raw topic, its events once, the views right."""
-    raw = pipeline.consume([pipeline.topics.raw("revicom")], count=len(acknowledged) + 1, timeout_s=10)
-    assert Counter(canonical(json.loads(r.value or b"")) for r in raw) == Counter(
-        canonical(c) for c in acknowledged
-    )
-    expected = expected_views(acknowledged)
-    wait_answers(pipeline.worker_urls, sorted(expected), 120, done=lambda path, body: body == expected[path])
-    events = pipeline.consume(
-        pipeline.topics.events_all(), count=sum(sent_event_ids(acknowledged).values()) + 1, timeout_s=10
-    )
-    emitted = Counter(codecs.decode_message(r.value or b"")["event_id"] for r in events)
-    assert emitted == sent_event_ids(acknowledged)
-
-
-def canonical(callback: dict[str, Any]) -> str:
-    return json.dumps(callback, sort_keys=True)
+    callbacks = [callback for ack in acknowledged for callback in ack.callbacks]
+    assert missing_from_raw(pipeline, acknowledged) == []
+    raw = pipeline.consume([pipeline.topics.raw("revicom")], count=len(callbacks) + 1, timeout_s=5)
+    assert len(raw) == len(callbacks)  # and none twice
+    answers_as_expected(pipeline.worker_urls, expected_views(callbacks), timeout_s=120)
+    sent = sent_event_ids(callbacks)
+    assert emitted_event_ids(pipeline, callbacks, count=sum(sent.values()) + 1) == sent
 
 
 def readiness(pipeline: Pipeline) -> dict[str, Any]:

@@ -19,31 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 PROFILE = "observability"
 
-# Every metric the gateway and the workers export (docs/metrics.md is the prose version):
-# the dashboard and the alerts may use no other name.
-METRICS = [
-    # gateway/metrics.py
-    "cbsp_gateway_http_requests_total",
-    "cbsp_gateway_callbacks_accepted_total",
-    "cbsp_gateway_requests_rejected_total",
-    "cbsp_gateway_auth_failures_total",
-    "cbsp_gateway_produce_duration_seconds",
-    # the gateway spool
-    "cbsp_gateway_spool_records",
-    "cbsp_gateway_spool_oldest_age_seconds",
-    "cbsp_gateway_spooled_total",
-    "cbsp_gateway_spool_drained_total",
-    # the workers
-    "cbsp_worker_events_total",
-    "cbsp_worker_duplicates_skipped_total",
-    "cbsp_worker_dead_letters_total",
-    "cbsp_worker_unhandled_total",
-    "cbsp_worker_processing_latency_seconds",
-    "cbsp_worker_consumer_lag",
-    "cbsp_worker_table_keys",
-    "cbsp_worker_recovery_remaining",
-]
-HISTOGRAMS = ["cbsp_gateway_produce_duration_seconds", "cbsp_worker_processing_latency_seconds"]
+# Every metric the gateway and the workers export, from docs/metrics.md (which
+# tests/unit/test_metrics_docs.py holds equal to the code): the dashboard and the alerts may
+# use no other name.
+METRIC_ROW = re.compile(r"^\| `(?P<name>cbsp_[a-z0-9_]+)` \| (?P<type>\w+) \|", re.M)
+EXPORTED = {m["name"]: m["type"] for m in METRIC_ROW.finditer((ROOT / "docs" / "metrics.md").read_text())}
+METRICS = sorted(EXPORTED)
+HISTOGRAMS = [name for name, kind in EXPORTED.items() if kind == "histogram"]
 HISTOGRAM_SERIES = {f"{name}{suffix}" for name in HISTOGRAMS for suffix in ("_bucket", "_count", "_sum")}
 METRIC_NAME = re.compile(r"\bcbsp_[a-z0-9_]+")
 
