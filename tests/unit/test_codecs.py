@@ -135,3 +135,13 @@ def test_a_plain_fastavro_reader_decodes_the_body() -> None:
     buffer = io.BytesIO()
     schemaless_writer(buffer, parsed, record)
     assert value[10:] == buffer.getvalue()
+
+
+def test_each_fingerprint_is_that_of_its_file_parsed_alone() -> None:
+    """What a consumer computes from one .avsc (references inlined) is what the header carries."""
+    from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
+
+    for path in sorted(codecs.schema_dir().glob("*.avsc")):
+        alone = load_schema(str(path), named_schemas={})
+        expected = fingerprint(to_parsing_canonical_form(alone), "CRC-64-AVRO")
+        assert codecs.schema_set().by_name[alone["name"]].fingerprint.hex() == expected, path.name
