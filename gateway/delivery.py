@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from gateway.errors import KafkaSlowError, KafkaUnavailableError, SpoolUnavailableError
-from gateway.producer import OutRecord, RawProducer
+from gateway.producer import OutRecord, RawProducer, undelivered_of
 from gateway.spool import Spool
 
 logger = logging.getLogger(__name__)
@@ -44,8 +44,10 @@ class Delivery:
                 return "acknowledged"
             ids = _spool(spool, records, provider, request_id, exc, in_flight=True)
             late.spooled(ids)
-        except KafkaUnavailableError as exc:  # failed outright: nothing of it is on its way
-            _spool(spool, records, provider, request_id, exc, in_flight=False)
+        except KafkaUnavailableError as exc:  # decided: spool what Kafka did not take
+            undelivered = undelivered_of(exc.undelivered, len(records))
+            if undelivered:
+                _spool(spool, [records[i] for i in undelivered], provider, request_id, exc, in_flight=False)
         return "spooled"
 
 
@@ -93,38 +95,39 @@ class LateSend:
     """The outcome of a send the request stopped waiting for, and the spool rows it concerns.
 
     The outcome can arrive (on the producer's thread) before or after the rows are written;
-    whichever comes second settles them: delivered -> deleted, failed -> drainer's.
+    whichever comes second settles them: the delivered records' rows are deleted, the others
+    go to the drainer.
     """
 
     def __init__(self, spool: Spool) -> None:
         self._spool = spool
         self._lock = threading.Lock()
-        self._delivered: bool | None = None
+        self._decided = False
+        self._undelivered: list[int] | None = None
         self._ids: list[int] | None = None
 
-    def finished(self, delivered: bool) -> None:
+    def finished(self, undelivered: list[int] | None) -> None:
         with self._lock:
-            self._delivered = delivered
+            self._decided, self._undelivered = True, undelivered
             ids = self._ids
         if ids is not None:
-            self._settle(ids, delivered)
+            self._settle(ids, undelivered)
 
     def delivered_meanwhile(self) -> bool:
         with self._lock:
-            return self._delivered is True
+            return self._decided and self._undelivered == []
 
     def spooled(self, ids: list[int]) -> None:
         with self._lock:
             self._ids = ids
-            delivered = self._delivered
-        if delivered is not None:
-            self._settle(ids, delivered)
+            decided, undelivered = self._decided, self._undelivered
+        if decided:
+            self._settle(ids, undelivered)
 
-    def _settle(self, ids: list[int], delivered: bool) -> None:
+    def _settle(self, ids: list[int], undelivered: list[int] | None) -> None:
+        failed = set(undelivered_of(undelivered, len(ids)))
         try:
-            if delivered:
-                self._spool.delete(ids)
-            else:
-                self._spool.release(ids)
+            self._spool.delete([id for n, id in enumerate(ids) if n not in failed])
+            self._spool.release([id for n, id in enumerate(ids) if n in failed])
         except SpoolUnavailableError as exc:  # in flight until this process is gone, then drained
             logger.warning("spool rows not settled ids=%d..%d error=%s", ids[0], ids[-1], exc.detail)

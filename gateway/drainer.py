@@ -17,7 +17,7 @@ import time
 
 from gateway.errors import KafkaSlowError, KafkaUnavailableError, SpoolUnavailableError
 from gateway.metrics import Metrics
-from gateway.producer import RawProducer
+from gateway.producer import OutRecord, RawProducer, undelivered_of
 from gateway.spool import Spool
 
 logger = logging.getLogger(__name__)
@@ -65,28 +65,42 @@ class Drainer:
         if not batch:
             return 0
         started = time.monotonic()
-        decided = threading.Event()
-        outcome: list[bool] = []
+        undelivered = self._send([spooled.record for spooled in batch])
+        failed = set(undelivered_of(undelivered, len(batch)))
+        delivered = [spooled.id for n, spooled in enumerate(batch) if n not in failed]
+        self.spool.delete(delivered)
+        self.metrics.spool_drained.inc(len(delivered))
+        if delivered:
+            logger.info(
+                "drained records=%d of %d ids=%d..%d seconds=%.3f",
+                len(delivered),
+                len(batch),
+                batch[0].id,
+                batch[-1].id,
+                time.monotonic() - started,
+            )
+        if failed:
+            raise KafkaUnavailableError(f"Kafka did not take {len(failed)} of {len(batch)} spooled records")
+        return len(delivered)
 
-        def finished(delivered: bool) -> None:
-            outcome.append(delivered)
+    def _send(self, records: list[OutRecord]) -> list[int] | None:
+        """Send a batch and wait until Kafka decided on each record; the undelivered ones."""
+        decided = threading.Event()
+        outcome: list[list[int] | None] = []
+
+        def finished(undelivered: list[int] | None) -> None:
+            outcome.append(undelivered)
             decided.set()
 
         try:
-            self.producer.send_all([spooled.record for spooled in batch], late=finished)
+            self.producer.send_all(records, late=finished)
+            return []
         except KafkaSlowError:
-            if not self._wait_decided(decided) or not outcome[0]:
+            if not self._wait_decided(decided):
                 raise
-        self.spool.delete([spooled.id for spooled in batch])
-        self.metrics.spool_drained.inc(len(batch))
-        logger.info(
-            "drained records=%d ids=%d..%d seconds=%.3f",
-            len(batch),
-            batch[0].id,
-            batch[-1].id,
-            time.monotonic() - started,
-        )
-        return len(batch)
+            return outcome[0]
+        except KafkaUnavailableError as exc:
+            return exc.undelivered
 
     def _wait_decided(self, decided: threading.Event) -> bool:
         """Wait for Kafka's answer on a sent batch, keeping the lease; False if stopping first."""

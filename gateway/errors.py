@@ -84,6 +84,8 @@ class KafkaUnavailableError(GatewayError):
     status = 503
     code = "kafka_unavailable"
     retry_after_s = 30
+    # indexes of the records of the send Kafka did not take (None: all, or not known)
+    undelivered: list[int] | None = None
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_s)}

@@ -65,13 +65,16 @@ class RawProducer:
         self,
         records: Sequence[OutRecord],
         timeout_s: float | None = None,
-        late: Callable[[bool], None] | None = None,
+        late: Callable[[list[int] | None], None] | None = None,
     ) -> None:
-        """Return once Kafka acknowledged every record; raise KafkaUnavailableError otherwise.
+        """Return once Kafka acknowledged every record; raise KafkaUnavailableError otherwise,
+        with ``undelivered``: the indexes of the records Kafka did not take (the others it
+        did; ``None``: all, or not known).
 
         Without ``late``, a send not acknowledged within ``timeout_s`` (default: the produce
         timeout) is cancelled. With it, the send goes on in the background and
-        ``late(delivered)`` is called, on the producer's thread, once its outcome is known.
+        ``late(undelivered)`` is called, on the producer's thread, once every record's outcome
+        is known (``[]``: all delivered, ``None``: none, or not known).
         """
         coroutine = self._send_all(records)
         self._run(coroutine, self._timeout_s if timeout_s is None else timeout_s, "produce", late)
@@ -109,7 +112,7 @@ class RawProducer:
         coroutine: Coroutine[Any, Any, T],
         timeout_s: float,
         what: str,
-        late: Callable[[bool], None] | None = None,
+        late: Callable[[list[int] | None], None] | None = None,
     ) -> T:
         loop = self._ensure_loop()
         future = asyncio.run_coroutine_threadsafe(coroutine, loop)
@@ -120,12 +123,21 @@ class RawProducer:
                 future.cancel()
             else:
                 loop.call_soon_threadsafe(self._note_slow)
-                future.add_done_callback(lambda done: late(not done.cancelled() and done.exception() is None))
+                future.add_done_callback(lambda done: late(_undelivered(done)))
             raise KafkaSlowError(
                 f"Kafka did not acknowledge within {timeout_s:g}s ({what}); retry later"
             ) from None
-        except TOO_LARGE as exc:  # permanent: a retry would fail the same way
-            raise BodyTooLargeError("Kafka refuses a record this large (message.max.bytes)") from exc
+        except UndeliveredError as exc:
+            if isinstance(exc.cause, TOO_LARGE):  # permanent: a retry would fail the same way
+                raise BodyTooLargeError(
+                    "Kafka refuses a record this large (message.max.bytes)"
+                ) from exc.cause
+            logger.warning("%s failed bootstrap=%s error=%r", what, self._bootstrap_servers, exc.cause)
+            error = KafkaUnavailableError(
+                f"Kafka is not reachable ({what}: {type(exc.cause).__name__}); retry later"
+            )
+            error.undelivered = exc.undelivered
+            raise error from exc.cause
         except (KafkaError, OSError) as exc:  # the details (broker addresses) go to the log only
             logger.warning("%s failed bootstrap=%s error=%r", what, self._bootstrap_servers, exc)
             raise KafkaUnavailableError(
@@ -145,27 +157,32 @@ class RawProducer:
     # -- on the loop thread ---------------------------------------------------
 
     async def _send_all(self, records: Sequence[OutRecord]) -> None:
+        """Send and wait for every record's outcome; UndeliveredError names the ones Kafka did not take."""
         producer = await self._started()
         if self._failures:
             await producer.client.fetch_all_metadata()  # Kafka was in trouble: is it back?
-        try:  # client-side checks and the wait for the topic's metadata: nothing sent yet
-            acks = [
-                await producer.send(r.topic, value=r.value, key=r.key, headers=r.headers) for r in records
-            ]
-        except asyncio.CancelledError:
-            self._timed_out(producer)
-            raise
-        except KafkaError as exc:
-            self._failed(producer, replace=False, reason=repr(exc))
-            raise
+        acks: list[asyncio.Future[Any]] = []
         try:
-            await asyncio.gather(*acks)
+            try:  # client-side checks and the wait for the topic's metadata
+                for r in records:
+                    acks.append(await producer.send(r.topic, value=r.value, key=r.key, headers=r.headers))
+            except KafkaError as exc:  # the records handed over before it may still be delivered
+                failed = await _failed_of(acks)
+                self._failed(producer, replace=False, reason=repr(exc))
+                raise UndeliveredError(failed + list(range(len(acks), len(records))), exc) from exc
+            failed = await _failed_of(acks)
         except asyncio.CancelledError:
             self._timed_out(producer)
             raise
-        except KafkaError as exc:  # a refused batch may leave a sequence gap behind: start afresh
-            self._failed(producer, replace=not isinstance(exc, KafkaTimeoutError), reason=repr(exc))
-            raise
+        if failed:
+            cause = acks[failed[0]].exception() or KafkaError("cancelled")
+            # a refused batch may leave a sequence gap behind: start afresh; but not after a
+            # retriable error (no leader during an election, a broker going away): a new
+            # producer id would lose the broker's dedupe of the batches still in flight
+            retriable = isinstance(cause, KafkaError) and cause.retriable
+            replace = not isinstance(cause, KafkaTimeoutError) and not retriable
+            self._failed(producer, replace=replace, reason=repr(cause))
+            raise UndeliveredError(failed, cause)
         self._failures = 0
 
     async def _probe(self) -> None:
@@ -225,6 +242,36 @@ class RawProducer:
             self._retiring.add(asyncio.get_running_loop().create_task(self._retire(producer)))
         if self._retiring:
             await asyncio.gather(*self._retiring, return_exceptions=True)
+
+
+class UndeliveredError(Exception):
+    """Kafka did not take the records at ``undelivered`` (indexes) of a send; the others it did."""
+
+    def __init__(self, undelivered: list[int], cause: BaseException) -> None:
+        super().__init__(f"{len(undelivered)} records not delivered: {cause!r}")
+        self.undelivered = undelivered
+        self.cause = cause
+
+
+async def _failed_of(acks: list[asyncio.Future[Any]]) -> list[int]:
+    """Wait for every acknowledgement; the indexes of those that failed."""
+    await asyncio.gather(*acks, return_exceptions=True)
+    return [i for i, ack in enumerate(acks) if ack.cancelled() or ack.exception() is not None]
+
+
+def _undelivered(done: Future[Any]) -> list[int] | None:
+    """The records a finished send did not deliver: ``[]`` none, ``None`` all (or not known)."""
+    if done.cancelled():
+        return None
+    exc = done.exception()
+    if exc is None:
+        return []
+    return exc.undelivered if isinstance(exc, UndeliveredError) else None
+
+
+def undelivered_of(undelivered: list[int] | None, count: int) -> list[int]:
+    """The indexes, among ``count`` records, an ``undelivered`` answer names (``None``: all)."""
+    return list(range(count)) if undelivered is None else undelivered
 
 
 def _log_warm_up(done: Future[AIOKafkaProducer]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.delivery import LateSend
 from gateway.errors import SpoolFullError, SpoolUnavailableError
 from gateway.producer import OutRecord
 from gateway.spool import Spool
@@ -94,3 +95,23 @@ def test_the_spool_leaves_the_disk_room_to_drain(tmp_path: Path) -> None:
     with pytest.raises(SpoolFullError, match=r"bytes free; the spool leaves 10+ free for draining"):
         spool.append([record(1)], "revicom", in_flight=False)
     assert not spool.has_room(spool.stats())
+
+
+@pytest.mark.parametrize("outcome_first", [True, False])
+@pytest.mark.parametrize(("undelivered", "left"), [([], []), (None, [0, 1]), ([1], [1])])
+def test_a_late_send_settles_its_rows_whichever_comes_first(
+    tmp_path: Path, outcome_first: bool, undelivered: list[int] | None, left: list[int]
+) -> None:
+    """Rows of delivered records are deleted, the others go to the drainer."""
+    spool = Spool(tmp_path, max_bytes=10_000)
+    spool.keep_alive(alive_s=60)
+    late = LateSend(spool)
+    if outcome_first:
+        late.finished(undelivered)
+    ids = spool.append([record(1), record(2)], "revicom", in_flight=True)
+    late.spooled(ids)
+    if not outcome_first:
+        late.finished(undelivered)
+    other = Spool(tmp_path, max_bytes=10_000)
+    assert [s.id for s in other.drainable(limit=10)] == [ids[n] for n in left]
+    assert spool.stats().records == len(left)
