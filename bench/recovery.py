@@ -28,7 +28,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from bench import changelog
 from bench.preload import preload
-from bench.services import Services, rss_peak_mb
+from bench.services import Services, rss_peak_mb, wait_views
 from cbsp.admin import TopicPlan, ensure_topics
 from cbsp.topicnames import TABLES, TopicNames
 from cbsp.topicnames import changelog as changelog_topic
@@ -77,9 +77,7 @@ def recover(
     try:
         serving = time.monotonic()
         timeout = 120 + count / 2000
-        ready = wait_until(
-            lambda: get(f"{url}/messages/revicom/-")[0] not in (0, 503), timeout, f"{app_id} views"
-        )
+        ready = wait_views(url, timeout)
         pending = [(key, changelog.rendered(value)) for _, key, value in sample]
 
         def sample_answers() -> bool:
@@ -107,12 +105,12 @@ async def plain_read(bootstrap: str, topic: str) -> dict[str, Any]:
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         read = 0
         began = time.perf_counter()
-        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        while read < sum(ends.values()):  # (a changelog written directly has no markers)
             batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
             read += sum(len(records) for records in batches.values())
         elapsed = time.perf_counter() - began

@@ -11,6 +11,7 @@ from typing import Any
 from aiokafka.partitioner import DefaultPartitioner
 
 from bench import changelog, report
+from bench.e2e import request_rate
 from bench.loadgen import percentile
 from bench.recovery import replay_numbers
 from streams import staterecords
@@ -75,7 +76,8 @@ def results() -> dict[str, Any]:
             "plain_aiokafka_loop": {"records_per_s": 12000.0},
         },
         "e2e": {
-            "background_rate": 500,
+            "callbacks_per_s": 500,
+            "background_rate": 300.0,
             "visible_after_200": {"probes": 200, "visible": 200, **shot(40, 90, 300)},
         },
         "recovery": {
@@ -157,6 +159,26 @@ def test_the_figures_are_json_and_text() -> None:
 def test_a_stage_left_out_gives_no_figures() -> None:
     only_e2e = {key: value for key, value in results().items() if key not in ("ingest", "stream", "recovery")}
     assert {f.stage for f in report.figures(only_e2e)} == {"e2e"}
+
+
+def test_the_latest_run_of_each_stage_is_shown() -> None:
+    full = results()
+    newer = {**results(), "started_at": "20261126T170000Z", "stages": ["e2e", "stream"]}
+    del newer["ingest"], newer["recovery"]
+    newer["e2e"] = {**full["e2e"], "callbacks_per_s": 400}
+    shown = report.latest_stages([full, newer])
+    assert [run["stages"] for run in shown] == [["e2e", "stream"], ["ingest", "recovery"]]
+    assert shown[0]["e2e"]["callbacks_per_s"] == 400
+    assert "e2e" not in shown[1] and "stream" not in shown[1] and shown[1]["machine"] == full["machine"]
+    assert report.latest_stages([newer, {**newer, "started_at": "20261126T160000Z"}]) == [newer]
+    markdown = report.markdown([full, newer])
+    assert markdown.count("| e2e |") == 3 and "at 400 callbacks/s" in markdown
+    assert "at 500 callbacks/s" not in markdown
+
+
+def test_the_e2e_background_makes_500_callbacks_per_second_with_the_probes() -> None:
+    # the mix carries 8 callbacks in 5 requests (a batch of 3, a bundle of 2, three single ones)
+    assert request_rate(500, 20) == 300.0
 
 
 def test_replay_summary_line() -> None:
