@@ -92,6 +92,7 @@ def recover(
             "seconds_to_sample": answered - began,
             "sampled_keys": len(sample),
             "peak_rss_mb": rss_peak_mb(process.pid),
+            "rss_mb_holding_them": rss_peak_mb(process.pid, "VmRSS"),
         }
     finally:
         services.stop(process)

@@ -207,6 +207,7 @@ def _recovery(recovery: dict[str, Any] | None) -> Iterator[Figure]:
             "worker with empty tables",
             empty["peak_rss_mb"],
             Target("<", 300) if million else None,
+            f"{shot['rss_mb_holding_them']:.0f} MiB once restored" if "rss_mb_holding_them" in shot else "",
         )
     replay = recovery.get("replay")
     if replay:

@@ -31,10 +31,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def rss_peak_mb(pid: int) -> float:
-    """Peak resident set size (VmHWM) of a running process, in MiB."""
+def rss_peak_mb(pid: int, field: str = "VmHWM") -> float:
+    """Peak resident set size (VmHWM) of a running process, in MiB; ``field="VmRSS"``: the current one."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 

@@ -5,6 +5,7 @@ section of docs/benchmarks.md (it must be what the report renders from the saved
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from bench import changelog, report
 from bench.e2e import request_rate
 from bench.loadgen import percentile
 from bench.recovery import replay_numbers
+from bench.services import rss_peak_mb
 from streams import staterecords
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,6 +181,11 @@ def test_the_latest_run_of_each_stage_is_shown() -> None:
 def test_the_e2e_background_makes_500_callbacks_per_second_with_the_probes() -> None:
     # the mix carries 8 callbacks in 5 requests (a batch of 3, a bundle of 2, three single ones)
     assert request_rate(500, 20) == 300.0
+
+
+def test_rss_of_a_process() -> None:
+    peak, now = rss_peak_mb(os.getpid()), rss_peak_mb(os.getpid(), "VmRSS")
+    assert 0 < now <= peak
 
 
 def test_replay_summary_line() -> None:
