@@ -56,6 +56,7 @@ def measure_server(services: Services, module: str, quick: bool, start: int) -> 
         result["peak_rss_mb_per_process"] = max(
             (rss_peak_mb(pid) for pid in children(process.pid)), default=0.0
         )
+        result["peak_rss_mb_master"] = rss_peak_mb(process.pid)
         return result
     finally:
         services.stop(process)

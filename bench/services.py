@@ -31,10 +31,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def rss_peak_mb(pid: int) -> float:
-    """Peak resident set size (VmHWM) of a running process, in MiB."""
+def rss_peak_mb(pid: int, field: str = "VmHWM") -> float:
+    """Peak resident set size (VmHWM) of a running process, in MiB; ``field="VmRSS"``: the current one."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -72,7 +72,7 @@ class Services:
         self.running.append((name, process))
         return process
 
-    def gateway(self, module: str = "cbsp") -> tuple[str, subprocess.Popen[bytes]]:
+    def gateway(self, module: str = "cbsp", **env: str) -> tuple[str, subprocess.Popen[bytes]]:
         """The gateway as the run command serves it (2 processes x 8 threads), or the no-op server."""
         port = free_port()
         args = ("gateway",) if module == "cbsp" else ()
@@ -86,6 +86,7 @@ class Services:
             "2",
             "--threads",
             "8",
+            **env,
         )
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/healthz", process)
@@ -143,6 +144,28 @@ def wait_http(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60)
         except OSError:
             time.sleep(0.3)
     raise RuntimeError(f"{url} did not answer in {timeout_s}s")
+
+
+def status_of(url: str) -> int:
+    """The HTTP status of a GET, 0 when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310  (loopback)
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def wait_views(url: str, timeout_s: float) -> float:
+    """Wait until a worker's table views answer (no more 503: its tables are restored and its
+    partitions assigned); returns the monotonic time they first did."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if status_of(f"{url}/messages/revicom/-") not in (0, 503):
+            return time.monotonic()
+        time.sleep(0.1)
+    raise RuntimeError(f"the views of {url} did not answer in {timeout_s:.0f}s")
 
 
 def local_broker() -> tuple[str, LocalKafka | None]:
