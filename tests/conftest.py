@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -50,4 +51,23 @@ def kafka_bootstrap() -> Iterator[str]:
         pytest.fail(f"no Kafka broker for the tests: {exc}", pytrace=False)
     yield broker.bootstrap_servers
     if started:
+        broker.stop()
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
+    """A single-node broker of the test's own, on free ports, not started yet: the test may stop
+    and start it (the session's broker is never stopped)."""
+    from tests.integration.pipeline import free_port
+
+    broker = LocalKafka(
+        home=tmp_path / "kafka",
+        cache=LocalKafka.from_env().cache,
+        port=free_port(),
+        controller_port=free_port(),
+        heap="384m",
+    )
+    try:
+        yield broker
+    finally:
         broker.stop()

@@ -29,7 +29,7 @@ from tests.integration.groundtruth import (
     histories,
     sent_event_ids,
 )
-from tests.integration.pipeline import Pipeline, free_port
+from tests.integration.pipeline import Pipeline
 
 PRODUCE_TIMEOUT_S = 2.0
 SPOOL_AFTER_S = 1.0
@@ -40,21 +40,6 @@ GATEWAY_ENV = {
 WORKER_ENV = {"CBSP_PARTITIONS": "4"}  # as the topics the fixture creates
 OUTAGE_S = float(os.environ.get("CBSP_FAULTS_OUTAGE_S", "30"))  # longer for the note's numbers
 PAUSE_S = 0.1  # between the load's requests, 4 callbacks each
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
-    broker = LocalKafka(
-        home=tmp_path / "kafka",
-        cache=LocalKafka.from_env().cache,
-        port=free_port(),
-        controller_port=free_port(),
-        heap="384m",
-    )
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 @pytest.fixture

@@ -12,34 +12,17 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from cbsp.localkafka import LocalKafka
-from tests.integration.pipeline import Pipeline, free_port
+from tests.integration.pipeline import Pipeline
 
 TIMEOUT_S = 3.0
 MARGIN_S = 1.5  # process scheduling, connection setup
 RECOVERY_BOUND_S = 30.0
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
-    broker = LocalKafka(
-        home=tmp_path / "kafka",
-        cache=LocalKafka.from_env().cache,
-        port=free_port(),
-        controller_port=free_port(),
-        heap="256m",
-    )
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 def callback() -> bytes:
