@@ -17,7 +17,9 @@ NODES = 3
 
 
 @pytest.fixture(scope="session")
-def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+def kafka_cluster(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """Three nodes on free ports, after the session's broker (``kafka_bootstrap``) holds its own:
+    a free port picked first could be the one that broker is configured to listen on."""
     cluster = LocalCluster.create(
         tmp_path_factory.mktemp("cluster"),
         LocalKafka.from_env().cache,

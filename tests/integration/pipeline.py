@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer
 from requests.adapters import HTTPAdapter
 
 from cbsp.admin import TopicPlan, ensure_topics
+from cbsp.localkafka import LocalKafka
 from cbsp.topicnames import PROVIDERS, TopicNames
 
 GATEWAY_CREDENTIALS = {
@@ -30,9 +31,14 @@ GATEWAY_CREDENTIALS = {
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free now, never one the session's local broker is configured to take."""
+    local = LocalKafka.from_env()
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in (local.port, local.controller_port):
+            return port
 
 
 @dataclass(frozen=True)
