@@ -40,6 +40,7 @@ class Drainer:
         self._thread: threading.Thread | None = None
         self._failing_since: float | None = None
         self._reported_at = 0.0
+        self._alive_at = -RENEW_S  # never yet
 
     def start(self) -> None:
         if self._thread is None:
@@ -58,7 +59,9 @@ class Drainer:
 
     def drain_once(self) -> int:
         """Send one batch if this process holds the lease; the number of records drained."""
-        self.spool.keep_alive(ALIVE_S)
+        self._keep_alive()
+        if self.spool.stats().records == 0:  # a read: an idle spool costs no write, no fsync
+            return 0
         if not self.spool.take_lease(LEASE_S):
             return 0
         batch = self.spool.drainable(BATCH)
@@ -107,9 +110,16 @@ class Drainer:
         while not decided.wait(RENEW_S):
             if self._stop.is_set():
                 return False
-            self.spool.keep_alive(ALIVE_S)
+            self._keep_alive()
             self.spool.take_lease(LEASE_S)
         return True
+
+    def _keep_alive(self) -> None:
+        """Say this process is alive, at most every RENEW_S (each is an fsynced write)."""
+        now = time.monotonic()
+        if now - self._alive_at >= RENEW_S:
+            self.spool.keep_alive(ALIVE_S)
+            self._alive_at = now
 
     def _run(self) -> None:
         wait = 0.0
