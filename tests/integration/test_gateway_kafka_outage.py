@@ -110,7 +110,8 @@ def test_a_record_kafka_refuses_as_too_large_is_413_and_the_next_ones_pass(
     asyncio.run(create_topic(kafka_bootstrap, small_topic))
     pipeline.create_topics()
     try:
-        pipeline.gateway_url = pipeline.spawn_gateway()
+        # the broker's refusal, not the spool's 2 s, must answer (a new topic's metadata can be slow)
+        pipeline.gateway_url = pipeline.spawn_gateway(CBSP_GATEWAY_SPOOL_AFTER_S="30")
         report = {"message_id": str(uuid.uuid4()), "status": "DELIVERED", "padding": "x" * 5000}
         response = pipeline.post("fortytwo", json.dumps({"data": [report]}).encode(), "application/json")
         assert response.status_code == 413, response.text
