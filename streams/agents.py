@@ -16,7 +16,7 @@ from streams.canonical import CanonicalEvent, RawCallback, SourceRef
 from streams.errors import NormalizeError
 from streams.normalize import normalize
 from streams.raw import decode_raw, dlq_headers, header_dict, provider_of, source_of
-from streams.tables import cascade_states, message_states
+from streams.tables import cascade_states, held, message_states
 from streams.topics import (
     cascade_members_topic,
     dlq_topic,
@@ -79,8 +79,8 @@ async def _emit(raw: RawCallback, event: CanonicalEvent, timestamp: float | None
 
 async def _update_state(key: bytes, event: CanonicalEvent) -> None:
     """Apply the event; only a state that really changed is stored and sent on."""
-    held = message_states.get(key)
-    new = state.apply(None if held is None else staterecords.from_json(held), event)
+    stored = held(message_states, key)
+    new = state.apply(None if stored is None else staterecords.from_json(stored), event)
     if new is None:
         monitoring.count_duplicate(event)
         return
@@ -105,8 +105,8 @@ async def send(topic: Any, key: bytes | None, value: bytes | None, headers: list
 
 
 def _add_member(key: bytes, record: dict[str, Any]) -> None:
-    held = cascade_states.get(key)
-    new = cascade.add_member(None if held is None else cascade.from_json(held), record)
+    stored = held(cascade_states, key)
+    new = cascade.add_member(None if stored is None else cascade.from_json(stored), record)
     if new is not None:
         cascade_states[key] = cascade.to_json(new)
 

@@ -7,6 +7,7 @@ lookups and additions each, no I/O.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -42,18 +43,35 @@ def count_unhandled(provider: str, kind: str) -> None:
     metrics.unhandled.labels(provider, kind).inc()
 
 
+# The labelled children of the per-event metrics, looked up once per label set:
+# ``labels()`` takes a lock and checks its arguments on every call.
+@functools.cache
+def _events(provider: str, kind: str, status: str) -> Any:
+    return metrics.events.labels(provider, kind, status)
+
+
+@functools.cache
+def _latency(provider: str) -> Any:
+    return metrics.latency.labels(provider)
+
+
+@functools.cache
+def _duplicates(provider: str, kind: str) -> Any:
+    return metrics.duplicates.labels(provider, kind)
+
+
 def count_event(event: CanonicalEvent, timestamp_s: float | None) -> None:
     """A canonical event handed to the producer; ``timestamp_s``: its raw record's timestamp."""
     record = event.record
     provider = record["provider"]
     status = record.get("status") if event.kind == "status" else None
-    metrics.events.labels(provider, event.kind, status or "").inc()
+    _events(provider, event.kind, status or "").inc()
     if timestamp_s is not None:
-        metrics.latency.labels(provider).observe(max(0.0, time.time() - timestamp_s))
+        _latency(provider).observe(max(0.0, time.time() - timestamp_s))
 
 
 def count_duplicate(event: CanonicalEvent) -> None:
-    metrics.duplicates.labels(event.record["provider"], event.kind).inc()
+    _duplicates(event.record["provider"], event.kind).inc()
 
 
 def count_dead_letter(provider: str, key: bytes | None, exc: Exception, source: SourceRef) -> None:
