@@ -67,6 +67,8 @@ def main() -> int:
             print(json.dumps({name: results[name]}, indent=2), flush=True)
     finally:
         services.stop()
+        deleted = services.delete_topics()
+        print(f"deleted the run's {len(deleted)} topics", flush=True)
         if started is not None:
             started.stop()
     results["figures"] = [figure.as_json() for figure in report.figures(results)]

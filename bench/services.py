@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -15,6 +16,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
 
 from cbsp.localkafka import LocalKafka
 from cbsp.topicnames import PROVIDERS, TopicNames
@@ -45,6 +48,7 @@ class Services:
     workdir: Path
     prefix: str = field(default_factory=lambda: f"bench{uuid.uuid4().hex[:6]}.")
     running: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    app_ids: set[str] = field(default_factory=set)  # of the workers started: their changelog topics
 
     @property
     def topics(self) -> TopicNames:
@@ -93,6 +97,7 @@ class Services:
         return url, process
 
     def worker(self, name: str, app_id: str, **env: str) -> tuple[str, subprocess.Popen[bytes]]:
+        self.app_ids.add(app_id)
         port = free_port()
         process = self.spawn(
             name,
@@ -129,6 +134,25 @@ class Services:
                 target.kill()
                 target.wait()
         self.running = [(n, p) for n, p in self.running if p not in targets]
+
+    def delete_topics(self) -> list[str]:
+        """Delete every topic of this run (its prefix, its workers' changelogs): a broker that
+        keeps them runs out of file handles after a few dozen runs (three files per partition)."""
+        owners = (self.prefix, *(f"{app_id}-" for app_id in self.app_ids))
+        return asyncio.run(delete_topics(self.bootstrap, lambda topic: topic.startswith(owners)))
+
+
+async def delete_topics(bootstrap: str, which: Any) -> list[str]:
+    """Delete the topics for which ``which(name)`` is true; returns their names."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        topics = sorted(topic for topic in await admin.list_topics() if which(topic))
+        if topics:
+            await admin.delete_topics(topics)
+        return topics
+    finally:
+        await admin.close()
 
 
 def wait_http(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:

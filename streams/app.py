@@ -22,7 +22,6 @@ app = faust.App(
     topic_partitions=settings.partitions,
     topic_replication_factor=settings.replication_factor,
     producer_acks=-1,
-    producer_linger=settings.producer_linger_ms / 1000,
     broker_session_timeout=settings.session_timeout_s,
     consumer_auto_offset_reset=settings.offset_reset,
     broker_heartbeat_interval=settings.heartbeat_interval_s,

@@ -23,7 +23,6 @@ ENV_GUARANTEE = "CBSP_PROCESSING_GUARANTEE"
 ENV_EDNA_RATE_CURRENCY = "CBSP_EDNA_RATE_CURRENCY"
 ENV_SESSION_TIMEOUT = "CBSP_WORKER_SESSION_TIMEOUT_S"
 ENV_OFFSET_RESET = "CBSP_WORKER_OFFSET_RESET"
-ENV_PRODUCER_LINGER_MS = "CBSP_WORKER_PRODUCER_LINGER_MS"
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:39092"
 
@@ -46,9 +45,6 @@ class WorkerSettings:
     # where a new consumer group starts: earliest (all history) or latest (a new app version
     # that reads live traffic from now on and is backfilled with `cbsp replay`)
     offset_reset: str = "earliest"
-    # how long the producer gathers records into one request: Faust's 0 sends a request per
-    # record (each event makes three or four), which made a worker 3x slower in the benchmark
-    producer_linger_ms: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -69,7 +65,6 @@ class WorkerSettings:
             processing_guarantee=guarantee,
             session_timeout_s=float(env.get(ENV_SESSION_TIMEOUT, "30")),
             offset_reset=_offset_reset(env.get(ENV_OFFSET_RESET, "earliest")),
-            producer_linger_ms=_non_negative(ENV_PRODUCER_LINGER_MS, env.get(ENV_PRODUCER_LINGER_MS, "10")),
             normalize_options=NormalizeOptions(
                 edna_rate_currency=(env.get(ENV_EDNA_RATE_CURRENCY) or "").upper() or None
             ),
@@ -89,13 +84,3 @@ def _offset_reset(value: str) -> str:
     if value not in ("earliest", "latest"):
         raise ValueError(f"{ENV_OFFSET_RESET} must be earliest or latest, not {value!r}")
     return value
-
-
-def _non_negative(name: str, value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not number >= 0:  # also NaN
-        raise ValueError(f"{name} must be a number of milliseconds >= 0, not {value!r}")
-    return number
