@@ -200,7 +200,10 @@ class RawProducer:
             bootstrap_servers=self._bootstrap_servers,
             acks="all",
             enable_idempotence=True,
-            linger_ms=2,
+            # no linger: a request waits for its records' acknowledgement anyway, and batches
+            # form while earlier ones are in flight; 2 ms of linger doubled the median latency
+            # (docs/benchmarks.md) and gained no throughput
+            linger_ms=0,
             request_timeout_ms=int(self._timeout_s * 1000),
             max_request_size=self._max_request_size,
         )
