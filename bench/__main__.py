@@ -46,11 +46,16 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a 2-minute smoke run with small numbers")
     parser.add_argument("--only", action="append", choices=sorted(STAGES), help="run only these stages")
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record the stream stage's one-worker drain with py-spy (worker-profile.txt in the run dir)",
+    )
     parser.add_argument("--note", default="", help="a remark saved with the results (e.g. what else ran)")
     args = parser.parse_args()
     bootstrap, started = local_broker()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    services = Services(bootstrap, args.out / f"run-{stamp}")
+    services = Services(bootstrap, args.out / f"run-{stamp}", profile=args.profile)
     stages = args.only or list(STAGES)
     results: dict[str, Any] = {
         "started_at": stamp,

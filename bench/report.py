@@ -129,7 +129,7 @@ def _stream(stream: dict[str, Any] | None) -> Iterator[Figure]:
     if not stream:
         return
     one, two, plain = stream["one_worker"], stream["two_workers"], stream["plain_aiokafka_loop"]
-    note = "" if one.get("finished") else "did not finish"
+    note = _drain_note(one, stream.get("raw_records"))
     yield Figure(
         "stream",
         "one worker draining preloaded callbacks",
@@ -150,8 +150,16 @@ def _stream(stream: dict[str, Any] | None) -> Iterator[Figure]:
         "events/s",
         "one worker",
         one.get("records_per_s"),
-        note="" if two.get("finished") else "did not finish",
+        note=_drain_note(two, stream.get("raw_records")),
     )
+
+
+def _drain_note(drain: dict[str, Any], backlog: int | None) -> str:
+    if not drain.get("finished"):
+        return "did not finish"
+    if drain.get("drained_all", True):
+        return ""
+    return f"measured over {drain['seconds']:.0f} s of a {backlog or 0:,}-callback backlog"
 
 
 def _e2e(e2e: dict[str, Any] | None) -> Iterator[Figure]:

@@ -49,6 +49,7 @@ class Services:
     prefix: str = field(default_factory=lambda: f"bench{uuid.uuid4().hex[:6]}.")
     running: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     app_ids: set[str] = field(default_factory=set)  # of the workers started: their changelog topics
+    profile: bool = False  # --profile: record the one-worker drain with py-spy
 
     @property
     def topics(self) -> TopicNames:
@@ -134,6 +135,28 @@ class Services:
                 target.kill()
                 target.wait()
         self.running = [(n, p) for n, p in self.running if p not in targets]
+
+    def profiler(self, pid: int, name: str) -> subprocess.Popen[bytes]:
+        """py-spy recording ``pid`` into ``<workdir>/<name>.txt`` (collapsed stacks: one line per
+        stack and its sample count, for `python -m bench.profile`, speedscope or flamegraph.pl)
+        until it gets SIGINT."""
+        spy = Path(sys.executable).parent / "py-spy"
+        return subprocess.Popen(
+            [
+                str(spy),
+                "record",
+                "--pid",
+                str(pid),
+                "--rate",
+                "50",
+                "--format",
+                "raw",
+                "--output",
+                str(self.workdir / f"{name}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def delete_topics(self) -> list[str]:
         """Delete every topic of this run (its prefix, its workers' changelogs): a broker that
