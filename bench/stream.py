@@ -15,17 +15,22 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.consumer import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 
 from bench.preload import preload
 from bench.services import Services, rss_peak_mb
 from cbsp.admin import TopicPlan, ensure_topics
 
 
-async def committed(bootstrap: str, group: str, topics: list[str]) -> int:
+async def committed(bootstrap: str, group: str, topics: list[str]) -> int | None:
+    """The group's committed offsets summed over ``topics``; None while Kafka cannot say (a fresh
+    broker's group coordinator is not there until ``__consumer_offsets`` is created)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
     try:
+        await admin.start()
         offsets = await admin.list_consumer_group_offsets(group)
+    except KafkaError:
+        return None
     finally:
         await admin.close()
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic in topics and meta.offset > 0)
@@ -62,6 +67,9 @@ def drain(
     try:
         while time.monotonic() < deadline:
             done = asyncio.run(committed(services.bootstrap, app_id, raw))
+            if done is None:
+                time.sleep(0.5)
+                continue
             now = time.monotonic()
             samples.append((now, done))
             if done > 0 and first is None:
@@ -76,6 +84,8 @@ def drain(
             profiler.wait(timeout=60)
         for process in processes:
             services.stop(process)
+    if not samples:
+        return {"workers": workers, "finished": False, "committed": 0, "total": total}
     moving = [s for s in samples if s[1] > 0]
     drained = samples[-1][1] >= total
     if len(moving) < 2 or not (drained or window_s is not None and moving[-1][0] - moving[0][0] >= window_s):
