@@ -12,10 +12,9 @@ from streams.settings import WorkerSettings
 
 
 def main(argv: list[str]) -> int:
-    from streams import agents, eos, statuspage, taskdump, views  # noqa: F401  (registers agents, tables, pages)
+    from streams import agents, eos, statuspage, views  # noqa: F401  (registers agents, tables and pages)
     from streams.app import app, settings
 
-    taskdump.install()
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     asyncio.run(prepare_topics(settings))
     eos.claim_tables(Path(app.conf.tabledir))  # released by a clean stop (streams.eos)
