@@ -48,11 +48,11 @@ format: install ## rewrite the code in the project's format
 docs: install ## regenerate docs/topics.md from the topic names and the Avro schemas
 	$(PY) -m cbsp.docgen docs/topics.md
 
-bench: install ## the benchmarks (about 20 minutes): numbers and plots in bench-results/
+bench: install ## the benchmarks (about 16 minutes): numbers and plots in bench-results/
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m bench $(BENCH_ARGS)
 
-bench-quick: ## a 2-minute smoke run of the benchmarks (small numbers, not for publishing)
+bench-quick: ## a 3-minute smoke run of the benchmarks (small numbers, not for publishing)
 	$(MAKE) bench BENCH_ARGS=--quick
 
 kafka-up: install ## start the local single-node Kafka (idempotent)

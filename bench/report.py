@@ -344,7 +344,8 @@ def plots(results: dict[str, Any], directory: Path) -> list[Path]:
                     label=f"{name} {p[:-3]}",
                 )
         right.set_xlabel("requests/s (fixed rate)")
-        right.set_ylabel("latency ms")
+        right.set_ylabel("latency ms (log scale)")
+        right.set_yscale("log")  # from a few ms to seconds past saturation
         right.legend()
         names = [
             "gateway\nrequests/s",
@@ -359,6 +360,8 @@ def plots(results: dict[str, Any], directory: Path) -> list[Path]:
             ingest["producer_performance"]["records_per_s"],
         ]
         left.bar(names, values)
+        left.set_yscale("log")  # the broker ceiling is two orders above the gateway
+        left.set_ylabel("per second (log scale)")
         left.set_title("ingest at saturation")
         path = directory / "ingest.png"
         figure.tight_layout()
@@ -373,7 +376,8 @@ def plots(results: dict[str, Any], directory: Path) -> list[Path]:
             stream["plain_aiokafka_loop"]["records_per_s"],
         ]
         axis.bar(["one worker", "two workers", "plain aiokafka loop"], values)
-        axis.set_ylabel("records/s")
+        axis.set_yscale("log")
+        axis.set_ylabel("records/s (log scale)")
         axis.set_title("stream processing")
         path = directory / "stream.png"
         figure.tight_layout()
