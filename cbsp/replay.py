@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -120,6 +121,10 @@ def describe(slices: Sequence[Slice]) -> str:
     return "\n".join([*lines, f"  total: {total} records in {len(lines)} partitions"])
 
 
+class Interrupted(Exception):  # noqa: N818  (a stop, not an error)
+    """Ctrl-C during the sending: everything counted so far is delivered."""
+
+
 async def replay(args: argparse.Namespace, bootstrap: str, names: TopicNames) -> int:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
@@ -144,15 +149,21 @@ async def _send(
 ) -> int:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
+    # Ctrl-C stops between two batches. Cancelling the task instead (asyncio.run's way) can be
+    # lost: a cancellation that meets the timeout of aiokafka's getmany became its timeout,
+    # and the replay ran on to the end.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, stop.set)
     stats = ReplayStats()
     started = time.monotonic()
     done: dict[Slice, int] = {s: s.start for s in slices}
     bar = tqdm(total=sum(s.count for s in slices), unit="rec", disable=args.no_progress, file=sys.stderr)
     try:
         for piece in slices:
-            await _send_slice(consumer, producer, piece, names, stats, done, bar)
+            await _send_slice(consumer, producer, piece, names, stats, done, bar, stop)
         await producer.flush()
-    except (KeyboardInterrupt, asyncio.CancelledError):
+    except (Interrupted, KeyboardInterrupt, asyncio.CancelledError):
         await producer.flush()
         bar.close()
         remaining = [Slice(s.topic, s.partition, done[s], s.end) for s in slices if done[s] < s.end]
@@ -163,6 +174,7 @@ async def _send(
         )
         return 130
     finally:
+        loop.remove_signal_handler(signal.SIGINT)
         bar.close()
         await producer.stop()
     elapsed = time.monotonic() - started
@@ -179,11 +191,14 @@ async def _send_slice(
     stats: ReplayStats,
     done: dict[Slice, int],
     bar: tqdm,
+    stop: asyncio.Event,
 ) -> None:
     tp = TopicPartition(piece.topic, piece.partition)
     consumer.assign([tp])
     consumer.seek(tp, piece.start)
     while done[piece] < piece.end:
+        if stop.is_set():
+            raise Interrupted
         batch: list[ConsumerRecord] = (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
         records = [r for r in batch if r.offset < piece.end]
         counts = stats.batch()
