@@ -21,10 +21,10 @@ def children(pid: int) -> list[int]:
 
 
 def measure_server(services: Services, module: str, quick: bool, start: int) -> dict[str, Any]:
-    duration = "4" if quick else "15"
+    duration = "3" if quick else "15"
     url, process = services.gateway(module)
     try:
-        services.loadgen(url, "--mode", "saturate", "--duration", "2", "--start", str(start))  # warm up
+        services.loadgen(url, "--mode", "saturate", "--duration", "1" if quick else "2", "--start", str(start))  # warm up
         result: dict[str, Any] = {
             "saturation": services.loadgen(
                 url,
@@ -104,7 +104,7 @@ def run(services: Services, quick: bool) -> dict[str, Any]:
     baseline = producer_performance(
         services.bootstrap,
         services.topics.raw("revicom") + ".perf",
-        50_000 if quick else 300_000,
+        20_000 if quick else 300_000,
         record_size=260,
     )
     ratio_http = gateway["saturation"]["requests_per_s"] / noop["saturation"]["requests_per_s"]

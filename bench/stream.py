@@ -47,7 +47,7 @@ async def end_offsets(bootstrap: str, topics: list[str]) -> int:
 
 
 WINDOW_S = 150.0  # seconds of draining measured per worker count
-WINDOW_S_QUICK = 20.0
+WINDOW_S_QUICK = 8.0
 
 
 def drain(
@@ -104,7 +104,7 @@ def drain(
 
 
 def run(services: Services, quick: bool) -> dict[str, Any]:
-    count = 20_000 if quick else 500_000
+    count = 10_000 if quick else 500_000
     names = services.topics
     asyncio.run(ensure_topics(services.bootstrap, names, TopicPlan(8, 1)))
     began = time.monotonic()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import faust
 
-from streams import eos
+from streams import eos, restore
 from streams.settings import WorkerSettings
 
 settings = WorkerSettings.from_env()
@@ -28,6 +28,7 @@ app = faust.App(
     key_serializer="raw",
     value_serializer="raw",
     Table=eos.TrackedTable,
+    TableManager=restore.BulkRestoringTableManager,
     autodiscover=False,
 )
 # Before anything asks for it (declaring an agent does): Faust's aiokafka transport with the

@@ -97,7 +97,9 @@ def message_keys(callbacks: list[dict[str, Any]]) -> set[bytes]:
 
 def answers_as_expected(urls: list[str], expected: dict[str, Any], timeout_s: float = 90) -> None:
     """Wait until every worker answers every path of ``expected`` with exactly its view."""
-    wait_answers(urls, sorted(expected), timeout_s, done=lambda path, body: body == expected[path])
+    wait_answers(
+        urls, sorted(expected), timeout_s, done=lambda path, body: body == expected[path], wanted=expected.get
+    )
 
 
 def emitted_event_ids(

@@ -300,6 +300,7 @@ def wait_answers(
     paths: list[str],
     timeout_s: float = 60,
     done: Callable[[str, Any], bool] = lambda path, body: True,
+    wanted: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
     """Wait until every worker answers 200 for every path, the same JSON from each, and
     ``done(path, json)`` holds; returns the JSON by path."""
@@ -317,7 +318,8 @@ def wait_answers(
             time.sleep(0.3)
     if pending:
         last = {url: get_json(url, pending[0]) for url in urls}
-        raise AssertionError(f"{len(pending)} paths never answered alike, e.g. {pending[0]}: {last}")
+        want = "" if wanted is None else f"; wanted: {wanted(pending[0])}"
+        raise AssertionError(f"{len(pending)} paths never answered alike, e.g. {pending[0]}: {last}{want}")
     return answers
 
 
