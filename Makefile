@@ -52,7 +52,7 @@ bench: install ## the benchmarks (about 16 minutes): numbers and plots in bench-
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m bench $(BENCH_ARGS)
 
-bench-quick: ## a 3-minute smoke run of the benchmarks (small numbers, not for publishing)
+bench-quick: ## a 2-minute smoke run of the benchmarks (small numbers, not for publishing)
 	$(MAKE) bench BENCH_ARGS=--quick
 
 kafka-up: install ## start the local single-node Kafka (idempotent)

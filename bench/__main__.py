@@ -43,7 +43,7 @@ def cpuinfo() -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--quick", action="store_true", help="a 3-minute smoke run with small numbers")
+    parser.add_argument("--quick", action="store_true", help="a 2-minute smoke run with small numbers")
     parser.add_argument("--only", action="append", choices=sorted(STAGES), help="run only these stages")
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     parser.add_argument(
