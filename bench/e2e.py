@@ -25,7 +25,7 @@ def request_rate(callbacks_per_s: float, probes_per_s: float) -> float:
 
 def run(services: Services, quick: bool) -> dict[str, Any]:
     rate = request_rate(CALLBACKS_PER_S, PROBES_PER_S)
-    duration = 6 if quick else 30
+    duration = 4 if quick else 30
     # raw topics of its own: the callbacks of the other stages are no backlog in front of the probes
     own = {"CBSP_TOPIC_PREFIX": f"{services.prefix}e2e."}
     worker_url, worker = services.worker("e2e-worker", f"bench-e2e-{uuid.uuid4().hex[:6]}", **own)

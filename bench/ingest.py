@@ -21,10 +21,11 @@ def children(pid: int) -> list[int]:
 
 
 def measure_server(services: Services, module: str, quick: bool, start: int) -> dict[str, Any]:
-    duration = "3" if quick else "15"
+    duration = "2" if quick else "15"
     url, process = services.gateway(module)
     try:
-        services.loadgen(url, "--mode", "saturate", "--duration", "1" if quick else "2", "--start", str(start))  # warm up
+        warm_up = "1" if quick else "2"
+        services.loadgen(url, "--mode", "saturate", "--duration", warm_up, "--start", str(start))
         result: dict[str, Any] = {
             "saturation": services.loadgen(
                 url,

@@ -47,7 +47,7 @@ async def end_offsets(bootstrap: str, topics: list[str]) -> int:
 
 
 WINDOW_S = 150.0  # seconds of draining measured per worker count
-WINDOW_S_QUICK = 8.0
+WINDOW_S_QUICK = 5.0
 
 
 def drain(

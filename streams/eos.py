@@ -30,9 +30,9 @@ the event's source partition (the one its offset commits in); a commit first wai
 table write handed out so far is delivered; commits and events take turns (one lock), and the
 agent acks its event before it lets go; a revocation commits first and closes every transactional
 producer (an assignment starts fresh ones), and an event taken before a rebalance is dropped
-(it comes again: the seek after the rebalance takes a partition without a committed offset back
-to its beginning, where aiokafka left it where it stood); changelog ends are asked from the broker and moved back
-before the markers. With ``at_least_once`` points 2 to 4 close the same gaps.
+(it comes again: the seek after the rebalance takes a partition without a committed offset
+back to its beginning, where aiokafka left it where it stood); changelog ends are asked from
+the broker and moved back before the markers. With ``at_least_once`` points 2 to 4 close the same gaps.
 
 The local RocksDB tables hold writes at once, committed or not. After a run that did not end
 with its final commit (SIGKILL, crash, power loss) they may be ahead of the changelog, and

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
+from typing import IO
 
 from aiokafka import AIOKafkaProducer
 
@@ -139,6 +140,18 @@ def test_refused_requests_are_split_again_and_written_raw_when_they_now_pass(pip
     assert state["status"]["at"] == "2024-06-01T10:00:05.000Z"
 
 
+def sent_some(progress: IO[str], total: int) -> None:
+    """Read the replay's progress bar (tqdm on stderr) until it counts a record sent."""
+    shown = ""
+    while True:
+        char = progress.read(1)
+        assert char, f"the replay ended before its progress showed a record sent: {shown!r}"
+        shown = (shown + char)[-200:]
+        counts = re.findall(rf"(\d+)/{total}", shown)
+        if counts and int(counts[-1]) > 0:
+            return
+
+
 def test_ctrl_c_stops_a_replay_and_the_printed_command_resumes_it(pipeline: Pipeline) -> None:
     marker = uuid.uuid4().hex
     headers = [("provider", b"fortytwo"), ("kind", b"status"), ("received_at", b"2024-06-01T10:00:00.000Z")]
@@ -161,16 +174,16 @@ def test_ctrl_c_stops_a_replay_and_the_printed_command_resumes_it(pipeline: Pipe
         "fortytwo",
         "--since",
         "5m",
-        "--no-progress",
     ]
 
-    with subprocess.Popen(command, env=pipeline.env(), stdout=subprocess.PIPE, text=True) as process:
-        assert process.stdout is not None
+    with subprocess.Popen(
+        command, env=pipeline.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
         assert process.stdout.readline().startswith("replay from raw")
-        time.sleep(1.5)
+        sent_some(process.stderr, 30_000)  # the progress bar shows records sent: stop it there
         process.send_signal(signal.SIGINT)
-        output = process.stdout.read()
-        process.wait(timeout=60)
+        output, _ = process.communicate(timeout=60)
 
     assert "interrupted:" in output, output
     resume = output.split("to resume: ")[1].strip()
