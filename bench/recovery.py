@@ -21,6 +21,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -163,6 +164,18 @@ def replay(services: Services, count: int) -> dict[str, Any]:
     }
 
 
+def restored(log: Path) -> tuple[int, float] | None:
+    """(records, seconds) of the restores a worker's log reports (``streams.restore``: one
+    line per bulk restore), None if it reports none."""
+    found = RESTORED.findall(log.read_text(errors="replace")) if log.exists() else []
+    if not found:
+        return None
+    return sum(int(records) for records, _ in found), sum(float(seconds) for _, seconds in found)
+
+
+RESTORED = re.compile(r"tables restored from the changelogs records=(\d+) partitions=\d+ seconds=([\d.]+)")
+
+
 def replay_numbers(line: str) -> tuple[int, float, float]:
     """(records read, seconds, records/s) of the summary line ``cbsp replay`` prints."""
     found = re.search(r"(\d+) records read.*\(([\d.]+)s, ([\d.]+) records/s\)", line)
@@ -194,8 +207,13 @@ def run(services: Services, quick: bool) -> dict[str, Any]:
             topic = changelog_topic(app, TABLES[0])
             shot = recover(services, app, prefix, size, [s for s in sample if s[0] < size])
             shot["plain_read"] = asyncio.run(plain_read(services.bootstrap, topic))
-            restore = shot["seconds_to_views"] - result["empty_tables"]["seconds_to_views"]
-            shot["restore_records_per_s"] = size / restore if restore > 0 else None
+            logged = restored(services.workdir / f"recover-{app}.log")
+            if logged is not None:  # the worker's own count and time of the restore
+                shot["restored_records"], shot["restore_seconds"] = logged
+                shot["restore_records_per_s"] = logged[0] / logged[1] if logged[1] > 0 else None
+            else:  # a worker that does not log it: its start time beyond an empty worker's
+                restore = shot["seconds_to_views"] - result["empty_tables"]["seconds_to_views"]
+                shot["restore_records_per_s"] = size / restore if restore > 0 else None
             shot["ratio_restore_vs_plain_read"] = (
                 shot["restore_records_per_s"] / shot["plain_read"]["records_per_s"]
                 if shot["restore_records_per_s"]

@@ -14,7 +14,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from bench import changelog, report
 from bench.e2e import request_rate
 from bench.loadgen import percentile
-from bench.recovery import replay_numbers
+from bench.recovery import replay_numbers, restored
 from bench.services import rss_peak_mb
 from streams import staterecords
 
@@ -194,6 +194,21 @@ def test_replay_summary_line() -> None:
         "skipped, 0 to the DLQ (8.6s, 11655 records/s)"
     )
     assert replay_numbers(line) == (100000, 8.6, 11655.0)
+
+
+def test_the_restore_is_read_from_the_worker_log(tmp_path: Path) -> None:
+    log = tmp_path / "recover.log"
+    log.write_text(
+        "[2026-11-26 22:05:40,129] [878] [INFO] restoring tables: 408555 of 1000000 changelog records \n"
+        "[2026-11-26 22:05:51,821] [1124] [INFO] tables restored from the changelogs records=1000000 "
+        "partitions=8 seconds=8.8 rate=113136/s \n"
+        "[2026-11-26 22:06:01,000] [1124] [INFO] tables restored from the changelogs records=20 "
+        "partitions=1 seconds=0.2 rate=100/s \n"
+    )
+    assert restored(log) == (1_000_020, 9.0)
+    log.write_text("[2026-11-26 22:05:51,821] [1124] [INFO] Worker ready\n")
+    assert restored(log) is None
+    assert restored(tmp_path / "absent.log") is None
 
 
 def test_changelog_partition_is_the_default_partitioners() -> None:
