@@ -28,7 +28,7 @@ app = faust.App(
     key_serializer="raw",
     value_serializer="raw",
     Table=eos.TrackedTable,
-    TableManager=restore.BulkRestoringTableManager,
+    TableManager=restore.BulkRestoringTableManager if settings.bulk_restore else "faust.tables:TableManager",
     autodiscover=False,
 )
 # Before anything asks for it (declaring an agent does): Faust's aiokafka transport with the

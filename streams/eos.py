@@ -30,9 +30,8 @@ the event's source partition (the one its offset commits in); a commit first wai
 table write handed out so far is delivered; commits and events take turns (one lock), and the
 agent acks its event before it lets go; a revocation commits first and closes every transactional
 producer (an assignment starts fresh ones), and an event taken before a rebalance is dropped
-(it comes again: the seek after the rebalance takes a partition without a committed offset
-back to its beginning, where aiokafka left it where it stood); changelog ends are asked from
-the broker and moved back before the markers. With ``at_least_once`` points 2 to 4 close the same gaps.
+(it comes again); changelog ends are asked from the broker and moved back
+before the markers. With ``at_least_once`` points 2 to 4 close the same gaps.
 
 The local RocksDB tables hold writes at once, committed or not. After a run that did not end
 with its final commit (SIGKILL, crash, power loss) they may be ahead of the changelog, and
@@ -157,30 +156,6 @@ class ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):  # type: ignore[mi
         except (TimeoutError, KafkaError) as exc:  # Faust then waits for the markers, 10 s
             logger.warning("changelog data ends not found, using the partition ends error=%r", exc)
             return ends
-
-    async def seek_to_committed(self) -> Any:
-        return await self.call_thread(self._seek_to_committed)
-
-    async def _seek_to_committed(self) -> Any:
-        return await seek_to_committed(self._ensure_consumer(), self.app.conf.consumer_auto_offset_reset)
-
-
-async def seek_to_committed(consumer: Any, offset_reset: str) -> dict[Any, int | None]:
-    """Seek each assigned partition to its committed offset, and one with none to the
-    beginning (under ``earliest``); returns the committed offsets, as aiokafka's does.
-
-    aiokafka's seek leaves a partition without a committed offset where the consumer stands.
-    Events taken before a rebalance are dropped (``process``) so that the seek after it
-    delivers them again; for such a partition nothing did, and the next commit went past
-    them: callbacks that a new group's workers took just before a rebalance were never
-    processed (seen in ``test_state_workers``, about one run in four). Under ``latest`` a new
-    group starts at the end, and the seek is left as aiokafka does it.
-    """
-    committed: dict[Any, int | None] = await consumer.seek_to_committed()
-    uncommitted = [tp for tp, offset in committed.items() if not offset or offset <= 0]
-    if uncommitted and offset_reset == "earliest":
-        await consumer.seek_to_beginning(*uncommitted)
-    return committed
 
 
 class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is untyped here
