@@ -13,7 +13,7 @@ from typing import Any
 from streams import cascade, codecs, eos, monitoring, state, staterecords
 from streams.app import app, settings
 from streams.canonical import CanonicalEvent, RawCallback, SourceRef
-from streams.errors import NormalizeError
+from streams.errors import NormalizeError, OutputError
 from streams.normalize import normalize
 from streams.raw import decode_raw, dlq_headers, header_dict, provider_of, source_of
 from streams.tables import cascade_states, held, message_states
@@ -53,6 +53,8 @@ async def _normalize(event: Any) -> None:
             monitoring.count_unhandled(raw.provider, raw.kind)
         for canonical in canonicals:
             await _emit(raw, canonical, timestamp)
+    except OutputError:
+        raise  # Kafka's trouble, not the record's: never a dead letter
     except Exception as exc:  # noqa: BLE001  (Faust would ack and lose the record)
         await _dead_letter(event, exc, source)
 
@@ -61,6 +63,8 @@ async def _total(event: Any) -> None:
     message = event.message
     try:
         _add_member(event.key, codecs.decode_message(event.value, header_dict(event.headers).items()))
+    except OutputError:
+        raise
     except Exception as exc:  # noqa: BLE001  (Faust would ack and lose the record)
         await _dead_letter(event, exc, SourceRef(message.topic, message.partition, message.offset))
 
@@ -101,7 +105,10 @@ async def send(topic: Any, key: bytes | None, value: bytes | None, headers: list
     Delivery is awaited by the commit (a flush, or the end of the transaction).
     """
     producer = await app.maybe_start_producer()
-    await producer.send(topic.get_topic_name(), key, value, None, None, headers)
+    try:
+        await producer.send(topic.get_topic_name(), key, value, None, None, headers)
+    except Exception as exc:
+        raise OutputError(f"{topic.get_topic_name()}: {type(exc).__name__}: {exc}") from exc
 
 
 def _add_member(key: bytes, record: dict[str, Any]) -> None:
@@ -125,8 +132,11 @@ async def _dead_letter(event: Any, exc: Exception, source: SourceRef) -> None:
     # what an operator's inbox needs (a dead letter twice replays to the same event ids), and
     # its offsets stay dense, one per record, as `cbsp replay` counts them.
     headers = dlq_headers(event.headers, reason, source)
-    delivery = await app.producer.send(
-        dlq_topic.get_topic_name(), event.key, event.value, None, None, headers
-    )
-    await delivery
+    try:
+        delivery = await app.producer.send(
+            dlq_topic.get_topic_name(), event.key, event.value, None, None, headers
+        )
+        await delivery
+    except Exception as error:
+        raise OutputError(f"{dlq_topic.get_topic_name()}: {type(error).__name__}: {error}") from error
     monitoring.count_dead_letter(provider_of(event.key, event.headers), event.key, exc, source)

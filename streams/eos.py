@@ -43,10 +43,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 from aiokafka.errors import KafkaError
@@ -54,29 +55,54 @@ from faust.streams import current_event
 from faust.transport.consumer import TopicPartitionGroup, TransactionManager
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
-from streams import changelogends
+from streams import changelogends, holes
+from streams.errors import OutputError
 
 logger = logging.getLogger(__name__)
 
+EXIT_OUTPUT_FAILED = 75  # EX_TEMPFAIL: a record could not be handed to Kafka; restart the worker
 IN_USE_MARKER = "tables.in-use"  # beside the table dir, from start until a clean stop
 
 _turn = asyncio.Lock()  # a commit and the processing of one event never interleave
 _undelivered: set[asyncio.Future[Any]] = set()  # table writes handed to the producer
+_holes = holes.HoleWatch()
+dense_topics: set[str] = set()  # topics written without transactions: each offset is a record
 
 
 async def process(event: Any, handle: Callable[[Any], Awaitable[None]]) -> None:
     """Handle ``event`` between two commits, and ack it before the next commit can start.
 
     An event taken before a rebalance began is dropped unhandled: it is delivered again
-    from the committed offset afterwards, to this worker or to the partition's new owner.
-    Not acked when ``handle`` raises: Faust's own ack then follows, as without this.
+    from the committed offset afterwards, to this worker or to the partition's new owner
+    (``streams.holes`` makes sure of that). An event processed already is skipped.
+    When a record of the event cannot be handed to Kafka (``OutputError``), the process exits
+    at once with ``EXIT_OUTPUT_FAILED``: nothing of the event, nor after it, is committed, and
+    a restarted worker processes it again (its tables are rebuilt, as after a crash).
+    Otherwise not acked when ``handle`` raises: Faust's own ack then follows, as without this.
     """
     async with _turn:
-        if not _current(event):
-            event.message.acked = True  # forgotten, not acked: no offset is committed for it
+        message = event.message
+        if not _current(event) or _holes.processed_already(event.app.consumer, message.tp, message.offset):
+            message.acked = True  # forgotten, not acked: no offset is committed for it
             return
-        await handle(event)
+        try:
+            await handle(event)
+        except OutputError as exc:
+            stop_at_once(message, exc)
         event.ack()
+
+
+def stop_at_once(message: Any, exc: OutputError) -> NoReturn:
+    logger.critical(
+        "a record could not be handed to Kafka, exiting before anything more is committed; "
+        "restart the worker (the event is processed again) topic=%s partition=%d offset=%d error=%s",
+        message.topic,
+        message.partition,
+        message.offset,
+        exc,
+    )
+    logging.shutdown()  # flush the log first
+    os._exit(EXIT_OUTPUT_FAILED)
 
 
 def _current(event: Any) -> bool:
@@ -169,7 +195,32 @@ class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is unty
             if _undelivered:
                 await asyncio.gather(*list(_undelivered))  # raises, and commits nothing, if one failed
             committed: bool = await super().force_commit(topics, start_new_transaction=start_new_transaction)
+            await _holes.after_commit(self)
             return committed
+
+    def _new_offset(self, tp: Any) -> int | None:
+        """Faust's, except that it never commits past an offset that may hold a record it lost.
+
+        Faust passes one missing offset after the committed one, where a transaction marker
+        may stand, and reads a committed offset of 0 as none at all (so it commits past any
+        records missing at the start). Here 0 counts like any offset, and in the topics written
+        without transactions (``dense_topics``: the raw and replay topics), where every offset
+        is a record, no missing offset is passed. ``streams.holes`` reads the missing ones again.
+        """
+        committed = self._committed_offset[tp]
+        acked = self._acked[tp]
+        if committed is not None and acked:
+            lowest = min(acked)
+            if self._gap[tp]:
+                lowest = min(lowest, self._gap[tp].begin())
+            if lowest - committed > (0 if tp.topic in dense_topics else 1):
+                return None
+        offset: int | None = super()._new_offset(tp)
+        return offset
+
+    async def perform_seek(self) -> None:
+        await super().perform_seek()
+        await holes.start_offsets(self)
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         """Commit what was processed before Faust forgets it.
@@ -184,6 +235,7 @@ class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is unty
         try:
             await self.commit()
         finally:
+            _holes.forget()
             await self.transactions.close_all()
             await super().on_partitions_revoked(revoked)
 

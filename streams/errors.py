@@ -27,3 +27,13 @@ class NormalizeError(StreamsError):
 
 class UnknownProviderError(StreamsError):
     """A raw record names a provider that has no normalizer."""
+
+
+class OutputError(StreamsError):
+    """A record could not be handed to Kafka: not the input's fault, so never dead-lettered.
+
+    The worker stops at once when an event meets one (``streams.eos``), before anything of the
+    event can be committed; it is processed again after the restart.
+    """
+
+    retriable = True

@@ -4,6 +4,7 @@ subprocess started with ``python -m cbsp``, on their own topic prefix and consum
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -17,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from requests.adapters import HTTPAdapter
 
 from cbsp.admin import TopicPlan, ensure_topics
@@ -182,6 +184,44 @@ class Pipeline:
         return requests.post(
             f"{self.gateway_url}/v1/callbacks/{provider}", data=body, headers=headers, timeout=30, **kwargs
         )
+
+    def post_all(self, callbacks: list[dict[str, Any]], provider: str = "revicom", batch: int = 25) -> None:
+        """Post ``callbacks`` as JSON batches, each accepted."""
+        for start in range(0, len(callbacks), batch):
+            body = json.dumps(callbacks[start : start + batch]).encode()
+            assert self.post(provider, body, "application/json").status_code == 200
+
+    def raw_ends(self, provider: str = "revicom") -> dict[int, int]:
+        """The end offset of each partition of the provider's raw topic."""
+        return {tp.partition: end for tp, end in asyncio.run(self._raw_offsets(provider))[0].items()}
+
+    def caught_up(self, provider: str = "revicom") -> bool:
+        """Whether the worker group has committed every record of the provider's raw topic."""
+        ends, committed = asyncio.run(self._raw_offsets(provider))
+        return all(tp in committed and committed[tp].offset == end for tp, end in ends.items() if end > 0)
+
+    async def _raw_offsets(self, provider: str) -> tuple[dict[TopicPartition, int], dict[Any, Any]]:
+        topic = self.topics.raw(provider)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await consumer.start()
+        await admin.start()
+        try:
+            (described,) = await admin.describe_topics([topic])
+            partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+            assert partitions, f"no partitions known for {topic}"
+            ends = await consumer.end_offsets(partitions)
+            committed = await admin.list_consumer_group_offsets(self.env()["CBSP_WORKER_APP_ID"])
+        finally:
+            await consumer.stop()
+            await admin.close()
+        return ends, committed
+
+    def wait_caught_up(self, provider: str = "revicom", timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not self.caught_up(provider):
+            assert time.monotonic() < deadline, "the group never committed every raw record"
+            time.sleep(0.5)
 
     def view(self, provider: str, message_id: str, worker: int = 0) -> requests.Response:
         return requests.get(f"{self.worker_urls[worker]}/messages/{provider}/{message_id}", timeout=10)

@@ -7,8 +7,6 @@ Each test starts and ends with both workers running.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import shutil
 import signal
 import time
@@ -17,8 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import murmur2
 
 from tests.integration.groundtruth import (
@@ -71,12 +67,6 @@ def workers(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> I
 # -- what the workers are sent, and what they must answer -----------------------------------
 
 
-def post_all(pipeline: Pipeline, callbacks: list[dict[str, Any]]) -> None:
-    for start in range(0, len(callbacks), 25):
-        body = json.dumps(callbacks[start : start + 25]).encode()
-        assert pipeline.post("revicom", body, "application/json").status_code == 200
-
-
 def partitions_of(callbacks: list[dict[str, Any]]) -> set[int]:
     return {(murmur2(key) & 0x7FFFFFFF) % PARTITIONS for key in message_keys(callbacks)}
 
@@ -90,7 +80,7 @@ def test_every_view_answers_the_same_from_either_worker_and_after_one_stops(work
     assert partitions_of(callbacks) == set(range(PARTITIONS))  # spread over all partitions, both workers
     assert sum(path.startswith("/cascades/") for path in expected) == 7
 
-    post_all(workers.pipeline, callbacks)
+    workers.pipeline.post_all(callbacks)
     answers_as_expected(workers.running(), expected)
 
     workers.stop("w2")
@@ -109,9 +99,9 @@ def test_partitions_that_come_back_to_a_worker_are_processed_and_committed_there
     workers.stop("w2")
     callbacks = histories(40, seed=4)
     assert partitions_of(callbacks) == set(range(PARTITIONS))
-    post_all(workers.pipeline, callbacks)
+    workers.pipeline.post_all(callbacks)
     answers_as_expected(workers.running(), expected_views(callbacks))
-    wait_caught_up(workers.pipeline)  # w1 committed every partition
+    workers.pipeline.wait_caught_up()  # w1 committed every partition
 
     workers.start("w2")
     workers.settle()
@@ -123,12 +113,12 @@ def test_a_worker_restarted_without_its_data_rebuilds_its_tables_from_the_change
 ) -> None:
     callbacks = histories(40, seed=2)
     expected = expected_views(callbacks)
-    post_all(workers.pipeline, callbacks)
+    workers.pipeline.post_all(callbacks)
     answers_as_expected(workers.running(), expected)
 
     workers.stop("w2")
     shutil.rmtree(workers.pipeline.workdir / "w2" / "data")
-    wait_caught_up(workers.pipeline)  # nothing left to process: states can only come from changelogs
+    workers.pipeline.wait_caught_up()  # nothing left to process: states can only come from changelogs
     workers.start("w2")
     workers.settle()
     answers_as_expected(workers.running(), expected)
@@ -144,13 +134,13 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_doubles_nothing(workers: W
     expected = expected_views(callbacks)
     keys = message_keys(callbacks)
     half = len(callbacks) // 2
-    post_all(workers.pipeline, callbacks[:half])
+    workers.pipeline.post_all(callbacks[:half])
 
     wait_some_processed(workers, [p for p in expected if p.startswith("/messages/")])
     discarded_before = discards(workers.pipeline, "w1")
-    uncommitted_work = not caught_up(workers.pipeline)
+    uncommitted_work = not workers.pipeline.caught_up()
     workers.stop("w1", signal.SIGKILL)  # while the first half is being processed
-    post_all(workers.pipeline, callbacks[half:])  # the stream goes on
+    workers.pipeline.post_all(callbacks[half:])  # the stream goes on
     workers.start("w1")
     workers.settle()
     answers_as_expected(workers.running(), expected, timeout_s=120)
@@ -180,31 +170,3 @@ def wait_some_processed(workers: Workers, paths: list[str]) -> None:
 def discards(pipeline: Pipeline, name: str) -> int:
     """How often the worker ``name`` discarded its tables after an unclean stop (streams.eos)."""
     return (pipeline.workdir / f"{name}.log").read_text().count("tables of an unclean stop discarded")
-
-
-def wait_caught_up(pipeline: Pipeline, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not caught_up(pipeline):
-        assert time.monotonic() < deadline, "the group never committed every raw record"
-        time.sleep(0.5)
-
-
-def caught_up(pipeline: Pipeline) -> bool:
-    """Whether the group has committed every raw record of the Revicom topic."""
-
-    async def check() -> bool:
-        topic = pipeline.topics.raw("revicom")
-        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        consumer = AIOKafkaConsumer(bootstrap_servers=pipeline.bootstrap)
-        admin = AIOKafkaAdminClient(bootstrap_servers=pipeline.bootstrap)
-        await consumer.start()
-        await admin.start()
-        try:
-            ends = await consumer.end_offsets(partitions)
-            committed = await admin.list_consumer_group_offsets(pipeline.env()["CBSP_WORKER_APP_ID"])
-        finally:
-            await consumer.stop()
-            await admin.close()
-        return all(tp in committed and committed[tp].offset == end for tp, end in ends.items() if end > 0)
-
-    return asyncio.run(check())

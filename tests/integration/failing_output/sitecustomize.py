@@ -1,0 +1,36 @@
+"""Put on PYTHONPATH of a worker to make Kafka refuse one record: while the file named by
+``CBSP_TEST_FAIL_ONCE_FILE`` exists, the first state record handed to the producer fails as
+aiokafka fails a send whose transaction is gone, and the file is removed (the restarted worker
+sends it)."""
+
+import os
+from pathlib import Path
+
+from aiokafka.errors import IllegalOperation
+
+from streams import agents
+
+FLAG = Path(os.environ["CBSP_TEST_FAIL_ONCE_FILE"])
+STATE_TOPIC = agents.state_message_topic.get_topic_name()
+start_producer = agents.app.maybe_start_producer
+
+
+class Refusing:
+    def __init__(self, producer):  # type: ignore[no-untyped-def]
+        self.producer = producer
+
+    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        return getattr(self.producer, name)
+
+    async def send(self, topic, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if topic == STATE_TOPIC and FLAG.exists():
+            FLAG.unlink()
+            raise IllegalOperation("Can't send messages while not in transaction")
+        return await self.producer.send(topic, *args, **kwargs)
+
+
+async def refusing_producer():  # type: ignore[no-untyped-def]
+    return Refusing(await start_producer())
+
+
+agents.app.maybe_start_producer = refusing_producer
