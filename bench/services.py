@@ -107,7 +107,7 @@ class Services:
             CBSP_WORKER_APP_ID=app_id,
             CBSP_WORKER_WEB_PORT=str(port),
             CBSP_WORKER_DATA_DIR=str(self.workdir / name),
-            **{"CBSP_WORKER_BULK_RESTORE": "true", **env},
+            **env,
         )
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/messages/revicom/-", process, timeout_s=180)

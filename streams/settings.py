@@ -46,9 +46,8 @@ class WorkerSettings:
     # where a new consumer group starts: earliest (all history) or latest (a new app version
     # that reads live traffic from now on and is backfilled with `cbsp replay`)
     offset_reset: str = "earliest"
-    # tables restored by streams.restore (in bulk) instead of Faust's loop; off until a
-    # rebalance test that failed with it on in two CI runs is understood (CHANGELOG)
-    bulk_restore: bool = False
+    # tables restored by streams.restore (in bulk) instead of Faust's one-record-at-a-time loop
+    bulk_restore: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -69,7 +68,7 @@ class WorkerSettings:
             processing_guarantee=guarantee,
             session_timeout_s=float(env.get(ENV_SESSION_TIMEOUT, "30")),
             offset_reset=_offset_reset(env.get(ENV_OFFSET_RESET, "earliest")),
-            bulk_restore=_switch(ENV_BULK_RESTORE, env.get(ENV_BULK_RESTORE, "false")),
+            bulk_restore=_switch(ENV_BULK_RESTORE, env.get(ENV_BULK_RESTORE, "true")),
             normalize_options=NormalizeOptions(
                 edna_rate_currency=(env.get(ENV_EDNA_RATE_CURRENCY) or "").upper() or None
             ),
