@@ -30,8 +30,9 @@ the event's source partition (the one its offset commits in); a commit first wai
 table write handed out so far is delivered; commits and events take turns (one lock), and the
 agent acks its event before it lets go; a revocation commits first and closes every transactional
 producer (an assignment starts fresh ones), and an event taken before a rebalance is dropped
-(it comes again); changelog ends are asked from the broker and moved back
-before the markers. With ``at_least_once`` points 2 to 4 close the same gaps.
+(it comes again, from the seek after the rebalance or else from ``streams.holes``); changelog
+ends are asked from the broker and moved back before the markers. With ``at_least_once``
+points 2 to 4 close the same gaps.
 
 The local RocksDB tables hold writes at once, committed or not. After a run that did not end
 with its final commit (SIGKILL, crash, power loss) they may be ahead of the changelog, and
@@ -93,6 +94,7 @@ async def process(event: Any, handle: Callable[[Any], Awaitable[None]]) -> None:
 
 
 def stop_at_once(message: Any, exc: OutputError) -> NoReturn:
+    """Exit without Faust's stop, whose final commit would take the event's offset with it."""
     logger.critical(
         "a record could not be handed to Kafka, exiting before anything more is committed; "
         "restart the worker (the event is processed again) topic=%s partition=%d offset=%d error=%s",
