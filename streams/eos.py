@@ -66,7 +66,7 @@ IN_USE_MARKER = "tables.in-use"  # beside the table dir, from start until a clea
 
 _turn = asyncio.Lock()  # a commit and the processing of one event never interleave
 _undelivered: set[asyncio.Future[Any]] = set()  # table writes handed to the producer
-_holes = holes.HoleWatch()
+hole_watch = holes.HoleWatch()
 dense_topics: set[str] = set()  # topics written without transactions: each offset is a record
 
 
@@ -83,7 +83,8 @@ async def process(event: Any, handle: Callable[[Any], Awaitable[None]]) -> None:
     """
     async with _turn:
         message = event.message
-        if not _current(event) or _holes.processed_already(event.app.consumer, message.tp, message.offset):
+        consumer = event.app.consumer
+        if not _current(event) or hole_watch.processed_already(consumer, message.tp, message.offset):
             message.acked = True  # forgotten, not acked: no offset is committed for it
             return
         try:
@@ -197,7 +198,7 @@ class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is unty
             if _undelivered:
                 await asyncio.gather(*list(_undelivered))  # raises, and commits nothing, if one failed
             committed: bool = await super().force_commit(topics, start_new_transaction=start_new_transaction)
-            await _holes.after_commit(self)
+            await hole_watch.after_commit(self)
             return committed
 
     def _new_offset(self, tp: Any) -> int | None:
@@ -237,7 +238,7 @@ class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is unty
         try:
             await self.commit()
         finally:
-            _holes.forget()
+            hole_watch.forget()
             await self.transactions.close_all()
             await super().on_partitions_revoked(revoked)
 

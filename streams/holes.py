@@ -53,6 +53,7 @@ class HoleWatch:
         self.clock = clock
         self.holes: dict[Any, Hole] = {}
         self.read_again: dict[Any, int] = {}  # highest offset skipped as processed, since a seek back
+        self.on_read_again: Callable[[str], None] = lambda topic: None  # a metric (streams.monitoring)
 
     def processed_already(self, consumer: Any, tp: Any, offset: int) -> bool:
         committed = consumer._committed_offset.get(tp)
@@ -110,6 +111,7 @@ class HoleWatch:
         )
         self.read_again[tp] = -1
         await consumer.seek(tp, hole.committed)
+        self.on_read_again(tp.topic)
         hole.sought_back = True
         hole.since = now
 

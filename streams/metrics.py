@@ -41,6 +41,7 @@ class WorkerMetrics:
     consumer_lag: Gauge
     table_keys: Gauge
     recovery_remaining: Gauge
+    read_again: Counter
 
 
 def create_metrics() -> WorkerMetrics:
@@ -95,6 +96,12 @@ def create_metrics() -> WorkerMetrics:
             PREFIX + "recovery_remaining",
             "Changelog records this worker still has to restore into each table (0 when ready)",
             ["table"],
+            registry=registry,
+        ),
+        read_again=Counter(
+            PREFIX + "partitions_read_again",
+            "Partitions held back by records never processed and read again from their committed offset",
+            ["topic"],
             registry=registry,
         ),
     )

@@ -15,7 +15,7 @@ from aiohttp.web import Response
 from faust import web
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 
-from streams import workerstate
+from streams import eos, workerstate
 from streams.activity import Activity, DeadLetter
 from streams.app import app
 from streams.canonical import CanonicalEvent, SourceRef
@@ -24,6 +24,7 @@ from streams.metrics import FAUST_PREFIX, create_metrics, exposition, set_gauges
 metrics = create_metrics()
 activity = Activity()
 app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(metrics.registry, FAUST_PREFIX))
+eos.hole_watch.on_read_again = lambda topic: metrics.read_again.labels(topic).inc()
 
 
 @app.page("/metrics")

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.integration.groundtruth import answers_as_expected, expected_views, histories
 from tests.integration.pipeline import Pipeline
@@ -52,6 +53,9 @@ def test_records_lost_at_the_start_of_partitions_never_committed_are_read_again(
     mended = " ".join(read_again_lines(pipeline))
     assert "partition=1 committed=0 first_processed=3" in mended
     assert "partition=4 committed=0 first_processed=1" in mended
+    metrics = requests.get(f"{pipeline.worker_urls[0]}/metrics", timeout=5).text
+    raw_topic = pipeline.topics.raw("revicom")
+    assert f'cbsp_worker_partitions_read_again_total{{topic="{raw_topic}"}} 2.0' in metrics
 
 
 def test_records_lost_after_the_committed_offset_are_read_again(lossy: tuple[Pipeline, Path]) -> None:
