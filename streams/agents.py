@@ -63,8 +63,6 @@ async def _total(event: Any) -> None:
     message = event.message
     try:
         _add_member(event.key, codecs.decode_message(event.value, header_dict(event.headers).items()))
-    except OutputError:
-        raise
     except Exception as exc:  # noqa: BLE001  (Faust would ack and lose the record)
         await _dead_letter(event, exc, SourceRef(message.topic, message.partition, message.offset))
 
@@ -108,7 +106,7 @@ async def send(topic: Any, key: bytes | None, value: bytes | None, headers: list
     try:
         await producer.send(topic.get_topic_name(), key, value, None, None, headers)
     except Exception as exc:
-        raise OutputError(f"{topic.get_topic_name()}: {type(exc).__name__}: {exc}") from exc
+        raise OutputError.refused(topic.get_topic_name(), exc) from exc
 
 
 def _add_member(key: bytes, record: dict[str, Any]) -> None:
@@ -138,5 +136,5 @@ async def _dead_letter(event: Any, exc: Exception, source: SourceRef) -> None:
         )
         await delivery
     except Exception as error:
-        raise OutputError(f"{dlq_topic.get_topic_name()}: {type(error).__name__}: {error}") from error
+        raise OutputError.refused(dlq_topic.get_topic_name(), error) from error
     monitoring.count_dead_letter(provider_of(event.key, event.headers), event.key, exc, source)

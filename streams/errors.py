@@ -37,3 +37,7 @@ class OutputError(StreamsError):
     """
 
     retriable = True
+
+    @classmethod
+    def refused(cls, topic: str, exc: BaseException) -> OutputError:
+        return cls(f"{topic}: {type(exc).__name__}: {exc}")

@@ -40,7 +40,6 @@ PATIENCE_S = 10.0  # a few commit intervals (Faust's default is 2.8 s)
 @dataclass
 class Hole:
     committed: int  # the partition's committed offset, where the missing records start
-    first_acked: int  # the lowest offset processed above them
     since: float
     sought_back: bool = False
 
@@ -81,12 +80,11 @@ class HoleWatch:
         for tp, (committed, first_acked) in held.items():
             hole = self.holes.get(tp)
             if hole is None or hole.committed != committed:
-                self.holes[tp] = Hole(committed, first_acked, now)
+                self.holes[tp] = Hole(committed, now)
             elif now - hole.since >= self.patience_s:
-                await self._mend(consumer, tp, hole, now)
+                await self._mend(consumer, tp, hole, first_acked, now)
 
-    async def _mend(self, consumer: Any, tp: Any, hole: Hole, now: float) -> None:
-        first_acked = min(consumer._acked[tp])
+    async def _mend(self, consumer: Any, tp: Any, hole: Hole, first_acked: int, now: float) -> None:
         if hole.sought_back and self.read_again.get(tp, -1) >= first_acked:
             logger.info(
                 "no records below the first processed offset, committing past them topic=%s partition=%d "

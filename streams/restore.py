@@ -158,20 +158,18 @@ class BulkRecovery(Recovery):  # type: ignore[misc]  # faust is untyped here
 
     async def _restore(self, ranges: Ranges, offsets: Any) -> None:
         """Apply ``ranges`` and move Faust's ``offsets`` along (the remaining-records gauge
-        follows them), batch by batch."""
-        tables = {(tp.topic, tp.partition): table for tp, table in self.tp_to_table.items()}
-        faust_tps = {(tp.topic, tp.partition): tp for tp in offsets}
+        follows them), batch by batch. Faust's ``TP`` and aiokafka's ``TopicPartition`` are
+        equal tuples, so either looks up the other's dicts."""
 
         def apply(tp: TopicPartition, batch: list[ChangelogEvent]) -> None:
-            tables[(tp.topic, tp.partition)].apply_changelog_batch(batch)
-            offsets[faust_tps[(tp.topic, tp.partition)]] = batch[-1].message.offset
+            self.tp_to_table[tp].apply_changelog_batch(batch)
+            offsets[tp] = batch[-1].message.offset
 
         app = self.app
         servers = server_list(app.transport.url, app.transport.default_port)
         isolation = "read_committed" if app.in_transaction else "read_uncommitted"
         reached = await read_in_bulk(servers, isolation, ranges, apply)
-        for tp, offset in reached.items():
-            offsets[faust_tps[(tp.topic, tp.partition)]] = offset
+        offsets.update(reached)
 
 
 class BulkRestoringTableManager(TableManager):  # type: ignore[misc]  # faust is untyped here
