@@ -10,14 +10,14 @@ STAMP  := $(VENV)/.installed-stamp
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	@touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install the project with its dev tools
+install: $(STAMP) ## create .venv and install the project with its dev and benchmark tools
 
 browser: ## Debian's chromium for the status page test (apt-get, only if missing)
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -49,7 +49,6 @@ docs: install ## regenerate docs/topics.md from the topic names and the Avro sch
 	$(PY) -m cbsp.docgen docs/topics.md
 
 bench: install ## the benchmarks (about 14 minutes): numbers and plots in bench-results/
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m bench $(BENCH_ARGS)
 
 bench-quick: ## a 2-minute smoke run of the benchmarks (small numbers, not for publishing)
