@@ -22,14 +22,15 @@ from streams.canonical import (
 from streams.errors import NormalizeError
 from streams.normalize.fields import optional_int, optional_str, parse_time, required_str
 
-# SMPP v3.4 states plus SEEN (IM); an error_code alone is no failure: the status decides
+# SMPP v3.4 states plus SEEN (IM), each to the canonical status of the same meaning (the
+# four final failures stay apart); an error_code alone is no failure: the status decides
 STATUSES = {
     "ACCEPTD": "SENT",
     "UNKNOWN": "UNKNOWN",
-    "REJECTD": "FAILED",
-    "UNDELIV": "FAILED",
-    "EXPIRED": "FAILED",
-    "DELETED": "FAILED",
+    "REJECTD": "REJECTED",
+    "UNDELIV": "UNDELIVERED",
+    "EXPIRED": "EXPIRED",
+    "DELETED": "CANCELLED",
     "DELIVRD": "DELIVERED",
     "SEEN": "READ",
 }
