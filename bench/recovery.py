@@ -26,7 +26,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench import changelog
+from bench import changelog, report
 from bench.preload import preload
 from bench.services import Services, delete_topics, rss_peak_mb, wait_views
 from cbsp.admin import TopicPlan, ensure_topics
@@ -176,6 +176,31 @@ def restored(log: Path) -> tuple[int, float] | None:
 RESTORED = re.compile(r"tables restored from the changelogs records=(\d+) partitions=\d+ seconds=([\d.]+)")
 
 
+def restore_rate(
+    logged: tuple[int, float] | None, states: int, beyond_empty_s: float
+) -> tuple[float | None, str]:
+    """(records/s, note) of the restore of ``states`` by a worker whose log reports
+    ``logged`` (``restored``): records over the restore's own seconds. A worker that logs no
+    restore (``CBSP_WORKER_BULK_RESTORE=false``): the states over its time to views beyond an
+    empty worker's, ``beyond_empty_s``. None, with the note saying why, when the run gives
+    no rate to report."""
+    if logged is None:
+        if beyond_empty_s > 0:
+            return states / beyond_empty_s, "from start times: the worker logged no restore"
+        return None, (
+            f"{report.NOT_MEASURED}: the worker logged no restore, and its views answered "
+            f"{-beyond_empty_s:.1f} s before those of a worker with empty tables"
+        )
+    records, seconds = logged
+    if records == 0 or seconds <= 0:
+        logged_text = f"the worker logged {records:,} records restored in {seconds:.3f} s"
+        return None, f"{report.NOT_MEASURED}: {logged_text}"
+    rate = records / seconds
+    if records < states:
+        return rate, f"bulk restore of {records:,} of {states:,} records, Faust's loop read the rest"
+    return rate, ""
+
+
 def replay_numbers(line: str) -> tuple[int, float, float]:
     """(records read, seconds, records/s) of the summary line ``cbsp replay`` prints."""
     found = re.search(r"(\d+) records read.*\(([\d.]+)s, ([\d.]+) records/s\)", line)
@@ -208,12 +233,12 @@ def run(services: Services, quick: bool) -> dict[str, Any]:
             shot = recover(services, app, prefix, size, [s for s in sample if s[0] < size])
             shot["plain_read"] = asyncio.run(plain_read(services.bootstrap, topic))
             logged = restored(services.workdir / f"recover-{app}.log")
-            if logged is not None:  # the worker's own count and time of the restore
+            if logged is not None:
                 shot["restored_records"], shot["restore_seconds"] = logged
-                shot["restore_records_per_s"] = logged[0] / logged[1] if logged[1] > 0 else None
-            else:  # a worker that does not log it: its start time beyond an empty worker's
-                restore = shot["seconds_to_views"] - result["empty_tables"]["seconds_to_views"]
-                shot["restore_records_per_s"] = size / restore if restore > 0 else None
+            beyond_empty = shot["seconds_to_views"] - result["empty_tables"]["seconds_to_views"]
+            shot["restore_records_per_s"], note = restore_rate(logged, size, beyond_empty)
+            if note:
+                shot["restore_note"] = note
             shot["ratio_restore_vs_plain_read"] = (
                 shot["restore_records_per_s"] / shot["plain_read"]["records_per_s"]
                 if shot["restore_records_per_s"]

@@ -165,6 +165,7 @@ def check_ground_truth(pipeline: Pipeline, acknowledged: list[Acknowledged]) -> 
     twice = [(rid, n) for (rid, _), n in seen.items() if n > 1]
     assert len(raw) == len(callbacks), f"records more than once, (request id, times): {twice}"
     answers_as_expected(pipeline.worker_urls, expected_views(callbacks), timeout_s=120)
+    pipeline.wait_caught_up()  # the views change before the transaction commits: now its events are out
     sent = sent_event_ids(callbacks)
     assert emitted_event_ids(pipeline, callbacks, count=sum(sent.values()) + 1) == sent
 

@@ -193,15 +193,30 @@ class Pipeline:
 
     def raw_ends(self, provider: str = "revicom") -> dict[int, int]:
         """The end offset of each partition of the provider's raw topic."""
-        return {tp.partition: end for tp, end in asyncio.run(self._raw_offsets(provider))[0].items()}
+        ends = asyncio.run(self._offsets(self.topics.raw(provider), self.group))[0]
+        return {tp.partition: end for tp, end in ends.items()}
 
-    def caught_up(self, provider: str = "revicom") -> bool:
-        """Whether the worker group has committed every record of the provider's raw topic."""
-        ends, committed = asyncio.run(self._raw_offsets(provider))
-        return all(tp in committed and committed[tp].offset == end for tp, end in ends.items() if end > 0)
+    @property
+    def group(self) -> str:
+        """The workers' consumer group (their app id), unless a worker is given another."""
+        return self.env()["CBSP_WORKER_APP_ID"]
 
-    async def _raw_offsets(self, provider: str) -> tuple[dict[TopicPartition, int], dict[Any, Any]]:
-        topic = self.topics.raw(provider)
+    def caught_up(self, provider: str = "revicom", *, topic: str = "", group: str = "") -> bool:
+        """Whether the worker group (or ``group``) has committed every record of the provider's
+        raw topic (or of ``topic``). Under exactly-once the offsets are committed with the
+        transaction of what the records became: its events and states can all be read then."""
+        return not self._behind(topic or self.topics.raw(provider), group or self.group)
+
+    def _behind(self, topic: str, group: str) -> dict[int, tuple[int | None, int]]:
+        """(committed offset, end offset) of each partition of ``topic`` not committed to its end."""
+        ends, committed = asyncio.run(self._offsets(topic, group))
+        return {
+            tp.partition: (committed[tp].offset if tp in committed else None, end)
+            for tp, end in ends.items()
+            if end > 0 and (tp not in committed or committed[tp].offset != end)
+        }
+
+    async def _offsets(self, topic: str, group: str) -> tuple[dict[TopicPartition, int], dict[Any, Any]]:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap)
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
         await consumer.start()
@@ -211,16 +226,24 @@ class Pipeline:
             partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
             assert partitions, f"no partitions known for {topic}"
             ends = await consumer.end_offsets(partitions)
-            committed = await admin.list_consumer_group_offsets(self.env()["CBSP_WORKER_APP_ID"])
+            committed = await admin.list_consumer_group_offsets(group)
         finally:
             await consumer.stop()
             await admin.close()
         return ends, committed
 
-    def wait_caught_up(self, provider: str = "revicom", timeout_s: float = 30) -> None:
+    def wait_caught_up(
+        self, provider: str = "revicom", timeout_s: float = 120, *, topic: str = "", group: str = ""
+    ) -> None:
+        """Wait until :meth:`caught_up`. The default deadline leaves room for a rebalance, a
+        restore and a commit interval on a loaded machine."""
+        topic, group = topic or self.topics.raw(provider), group or self.group
         deadline = time.monotonic() + timeout_s
-        while not self.caught_up(provider):
-            assert time.monotonic() < deadline, "the group never committed every raw record"
+        while behind := self._behind(topic, group):
+            assert time.monotonic() < deadline, (
+                f"group {group} did not commit every record of {topic} within {timeout_s:.0f}s; "
+                f"partition: (committed, end) {behind}"
+            )
             time.sleep(0.5)
 
     def view(self, provider: str, message_id: str, worker: int = 0) -> requests.Response:

@@ -81,6 +81,12 @@ def keys_of(requests: list[tuple[str, bytes]]) -> list[tuple[str, str]]:
     return sorted(set(found))
 
 
+def wait_replayed(pipeline: Pipeline, *groups: str) -> None:
+    """Until each app has committed every replayed record, and so what it made of them."""
+    for group in groups:
+        pipeline.wait_caught_up(topic=pipeline.topics.replay, group=group)
+
+
 def test_a_fresh_app_version_rebuilds_the_same_states_and_a_second_replay_changes_nothing(
     fresh_pipeline: Pipeline,
 ) -> None:
@@ -92,15 +98,15 @@ def test_a_fresh_app_version_rebuilds_the_same_states_and_a_second_replay_change
         assert pipeline.post(provider, body, "application/json").status_code == 200
     messages = keys_of(requests)
     settled = {m: pipeline.wait_view(*m, lambda s: s.get("status") is not None) for m in messages}
-    time.sleep(2)  # let the last events land
+    for provider in ("revicom", "fortytwo"):  # every callback applied (a status is only the first)
+        pipeline.wait_caught_up(provider)
     before = {m: pipeline.view(*m).json() for m in messages}
     assert before == {m: pipeline.view(*m).json() for m in messages}  # settled
     assert set(before) == set(settled)
 
     # v2: a fresh app (new tables, new consumer group) that reads live traffic from now on
-    v2 = pipeline.start_worker(
-        "v2", CBSP_WORKER_APP_ID=f"cbsp-v2-{uuid.uuid4().hex[:6]}", CBSP_WORKER_OFFSET_RESET="latest"
-    )
+    v2_group = f"cbsp-v2-{uuid.uuid4().hex[:6]}"
+    v2 = pipeline.start_worker("v2", CBSP_WORKER_APP_ID=v2_group, CBSP_WORKER_OFFSET_RESET="latest")
     deadline = time.monotonic() + 60
     while (
         answer := pipeline.view(*messages[0], worker=1)
@@ -112,13 +118,14 @@ def test_a_fresh_app_version_rebuilds_the_same_states_and_a_second_replay_change
     rebuilt = {m: pipeline.wait_view(*m, lambda s, m=m: s == before[m], worker=1) for m in messages}
     assert rebuilt == before
     assert v2
+    wait_replayed(pipeline, pipeline.group, v2_group)
 
     state_keys = {f"{p}:{i}".encode() for p, i in messages}
     emitted = len(
         pipeline.consume([pipeline.topics.state_message], keys=state_keys, count=10**6, timeout_s=5)
     )
     replay(pipeline)
-    time.sleep(5)
+    wait_replayed(pipeline, pipeline.group, v2_group)
     assert {m: pipeline.view(*m, worker=1).json() for m in messages} == before
     assert {m: pipeline.view(*m, worker=0).json() for m in messages} == before
     again = len(pipeline.consume([pipeline.topics.state_message], keys=state_keys, count=10**6, timeout_s=5))

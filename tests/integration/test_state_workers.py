@@ -148,6 +148,7 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_doubles_nothing(workers: W
     assert uncommitted_work  # the kill hit records processed, or not, but not committed
     assert discards(workers.pipeline, "w1") == discarded_before + 1  # restored from the changelogs
     pipeline = workers.pipeline
+    pipeline.wait_caught_up()  # the views change before the transaction commits: now its events are out
     emitted = emitted_event_ids(pipeline, callbacks, count=len(callbacks) + 1)
     assert emitted == sent_event_ids(callbacks)  # each callback's event exactly once
     assert state_chains(pipeline, keys, expected) == "every state emitted once, in order"

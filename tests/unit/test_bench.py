@@ -14,9 +14,9 @@ from aiokafka.partitioner import DefaultPartitioner
 from bench import changelog, report
 from bench.e2e import request_rate
 from bench.loadgen import percentile
-from bench.recovery import replay_numbers, restored
+from bench.recovery import replay_numbers, restore_rate, restored
 from bench.services import rss_peak_mb
-from streams import staterecords
+from streams import restore, staterecords
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "benchmarks.md"
@@ -209,6 +209,38 @@ def test_the_restore_is_read_from_the_worker_log(tmp_path: Path) -> None:
     log.write_text("[2026-11-26 22:05:51,821] [1124] [INFO] Worker ready\n")
     assert restored(log) is None
     assert restored(tmp_path / "absent.log") is None
+
+
+def test_a_restore_of_a_few_dozen_milliseconds_has_its_rate(tmp_path: Path) -> None:
+    # 5,000 states (the quick run's changelog) were read in 46 ms: the worker logged
+    # "seconds=0.0 rate=108707/s" (to a tenth of a second), so the benchmark divided by 0 and
+    # saved no restore rate; it logs to the millisecond now
+    log = tmp_path / "recover.log"
+    line = restore.RESTORED % (5000, 8, 0.046, 5000 / 0.046)
+    log.write_text(f"[2026-12-03 14:44:15,630] [5045] [INFO] {line} \n")
+    assert restored(log) == (5000, 0.046)
+    rate, note = restore_rate(restored(log), 5000, -0.3)  # (a start no slower than an empty worker's)
+    assert rate == 5000 / 0.046 and note == ""
+
+
+def test_a_restore_rate_the_run_cannot_give_says_why() -> None:
+    too_short = restore_rate((5000, 0.0), 5000, 2.0)
+    assert too_short == (None, "not measured: the worker logged 5,000 records restored in 0.000 s")
+    assert restore_rate((0, 0.2), 5000, 2.0)[0] is None
+    no_log_no_difference = restore_rate(None, 5000, -0.3)
+    assert no_log_no_difference[0] is None
+    assert no_log_no_difference[1].startswith(f"{report.NOT_MEASURED}: the worker logged no restore")
+    # measured, and the note says how
+    assert restore_rate(None, 5000, 2.0) == (2500.0, "from start times: the worker logged no restore")
+    assert restore_rate((4000, 0.1), 5000, 2.0) == (
+        40000.0,
+        "bulk restore of 4,000 of 5,000 records, Faust's loop read the rest",
+    )
+    # and the figure carries the note
+    run = results()
+    run["recovery"]["sizes"]["100000"] |= {"restore_records_per_s": None, "restore_note": too_short[1]}
+    figure = by_name(report.figures(run))["restore rate, 100,000 states"]
+    assert (figure.value, figure.ratio, figure.note) == (None, None, too_short[1])
 
 
 def test_changelog_partition_is_the_default_partitioners() -> None:
