@@ -1,14 +1,26 @@
 """Ingest: the gateway at saturation and at fixed rates, beside the no-op endpoint on the same
-server configuration (the HTTP ceiling) and Kafka's ProducerPerformance (the broker ceiling)."""
+server configuration (the HTTP ceiling) and Kafka's ProducerPerformance (the broker ceiling).
+
+`python -m bench.ingest [--rounds N] [--duration S] [--rate R ...] [--env NAME=VALUE ...]
+[--versus NAME=VALUE ...]` is the quick way to compare gateway changes on a shared machine:
+gateway and no-op endpoint alternate, N times over (with ``--versus``, a second gateway
+configuration is measured after the first in each round), no ProducerPerformance, and each
+gateway figure is given as a ratio to the no-op endpoint of its own round.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import re
 import subprocess
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.services import Services, rss_peak_mb
+from bench.services import Services, local_broker, rss_peak_mb
 from cbsp.localkafka import LocalKafka
 
 RATES_FULL = (200, 500, 1000, 2000)
@@ -20,27 +32,51 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
-def measure_server(services: Services, module: str, quick: bool, start: int) -> dict[str, Any]:
-    duration = "2" if quick else "15"
-    url, process = services.gateway(module)
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU the processes used so far (all their threads), in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measure_server(
+    services: Services,
+    module: str,
+    quick: bool,
+    start: int,
+    rates: tuple[int, ...] | None = None,
+    duration_s: float | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    duration = str(duration_s if duration_s is not None else 2 if quick else 15)
+    rates = rates if rates is not None else RATES_QUICK if quick else RATES_FULL
+    url, process = services.gateway(module, **(env or {}))
     try:
         warm_up = "1" if quick else "2"
         services.loadgen(url, "--mode", "saturate", "--duration", warm_up, "--start", str(start))
-        result: dict[str, Any] = {
-            "saturation": services.loadgen(
-                url,
-                "--mode",
-                "saturate",
-                "--duration",
-                duration,
-                "--connections",
-                "32",
-                "--start",
-                str(start + 1_000_000),
-            ),
-            "rates": {},
-        }
-        for n, rate in enumerate(RATES_QUICK if quick else RATES_FULL):
+        servers = children(process.pid)
+        cpu_before = cpu_seconds(servers)
+        saturation = services.loadgen(
+            url,
+            "--mode",
+            "saturate",
+            "--duration",
+            duration,
+            "--connections",
+            "32",
+            "--start",
+            str(start + 1_000_000),
+        )
+        answered = sum(saturation["statuses"].values()) or 1
+        # the server processes' CPU per answered request at saturation (all threads, user + system)
+        saturation["cpu_ms_per_request"] = (cpu_seconds(servers) - cpu_before) * 1000 / answered
+        result: dict[str, Any] = {"saturation": saturation, "rates": {}}
+        for n, rate in enumerate(rates):
             result["rates"][str(rate)] = services.loadgen(
                 url,
                 "--mode",
@@ -117,3 +153,82 @@ def run(services: Services, quick: bool) -> dict[str, Any]:
         "ratio_requests_vs_noop": ratio_http,
         "ratio_callbacks_vs_producer_performance": ratio_kafka,
     }
+
+
+def alternate(
+    services: Services,
+    rounds: int,
+    duration_s: float,
+    rates: tuple[int, ...],
+    configurations: list[dict[str, str]],
+) -> list[dict[str, Any]]:
+    """Each round: every gateway configuration, then the no-op endpoint; figures and ratios."""
+    results = []
+    start = 50_000_000
+    for n in range(rounds):
+        measured: dict[str, Any] = {}
+        for c, env in enumerate(configurations):
+            start += 10_000_000
+            measured[f"gateway{c}"] = measure_server(services, "cbsp", False, start, rates, duration_s, env)
+        start += 10_000_000
+        noop = measure_server(services, "bench.noop", False, start, rates, duration_s)
+        row: dict[str, Any] = {"round": n + 1, "noop": _brief(noop)}
+        for name, gateway in measured.items():
+            brief = _brief(gateway)
+            brief["ratio_vs_noop"] = round(
+                gateway["saturation"]["requests_per_s"] / noop["saturation"]["requests_per_s"], 3
+            )
+            row[name] = brief
+        print(json.dumps(row), flush=True)
+        results.append(row)
+    return results
+
+
+def _brief(result: dict[str, Any]) -> dict[str, Any]:
+    saturation = result["saturation"]
+    brief: dict[str, Any] = {
+        "requests_per_s": round(saturation["requests_per_s"], 1),
+        "non_200": {k: v for k, v in saturation["statuses"].items() if k != "200"},
+        "cpu_ms_per_request": round(saturation["cpu_ms_per_request"], 3),
+        "rss_mb": round(result["peak_rss_mb_per_process"], 1),
+    }
+    for rate, figures in result["rates"].items():
+        brief[f"at_{rate}"] = {
+            p: round(figures[p], 2) if figures[p] is not None else None for p in ("p50_ms", "p99_ms")
+        }
+        brief[f"at_{rate}"]["non_200"] = {k: v for k, v in figures["statuses"].items() if k != "200"}
+    return brief
+
+
+def _env(pairs: list[str]) -> dict[str, str]:
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per saturation / rate shot")
+    parser.add_argument("--rate", type=int, action="append", help="fixed rates (default: 500)")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the gateway")
+    parser.add_argument("--versus", action="append", default=[], help="NAME=VALUE: a second gateway")
+    parser.add_argument("--out", type=Path, default=Path("bench-results"))
+    args = parser.parse_args()
+    configurations = [_env(args.env)]
+    if args.versus:
+        configurations.append({**_env(args.env), **_env(args.versus)})
+    bootstrap, started = local_broker()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    services = Services(bootstrap, args.out / f"ingest-{stamp}")
+    try:
+        alternate(services, args.rounds, args.duration, tuple(args.rate or (500,)), configurations)
+    finally:
+        services.stop()
+        services.delete_topics()
+        if started is not None:
+            started.stop()
+    print(f"configurations: {configurations}; logs in {services.workdir}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
