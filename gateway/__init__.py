@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import time
 import uuid
 
 from flask import Flask, Response, g, jsonify, request
@@ -18,6 +19,7 @@ from gateway import callbacks, ops
 from gateway.delivery import Delivery
 from gateway.drainer import Drainer
 from gateway.errors import GatewayError, InternalError
+from gateway.logs import log_access
 from gateway.metrics import create_metrics
 from gateway.producer import RawProducer
 from gateway.settings import Settings
@@ -84,17 +86,30 @@ def close_app(app: Flask) -> None:
 
 
 def _register_request_hooks(app: Flask) -> None:
+    metrics = app.extensions["cbsp_metrics"]
+
     @app.before_request
     def assign_request_id() -> None:
+        g.started = time.perf_counter()
         g.request_id = uuid.uuid4().hex
 
     @app.after_request
     def finish(response: Response) -> Response:
-        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
-        provider = callbacks.provider_label(request.path)
-        app.extensions["cbsp_metrics"].requests.labels(
-            provider=provider, code=str(response.status_code)
-        ).inc()
+        request_id = g.get("request_id", "")
+        response.headers[REQUEST_ID_HEADER] = request_id
+        path = request.path
+        status = response.status_code
+        metrics.count_request(callbacks.provider_label(path), status)
+        log_access(
+            request.remote_addr or "-",
+            request.method,
+            path,
+            status,
+            response.content_length or 0,
+            time.perf_counter() - g.get("started", time.perf_counter()),
+            request_id,
+            g.get("access_note", ""),
+        )
         return response
 
 
@@ -108,6 +123,7 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(GatewayError)
     def gateway_error(exc: GatewayError) -> tuple[Response, int, dict[str, str]]:
+        g.access_note = f"{g.get('access_note', '')} error={exc.code}"
         return jsonify(exc.body()), exc.status, exc.headers()
 
     @app.errorhandler(HTTPException)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, request
 from flask.typing import ResponseReturnValue
 
 from gateway.addresses import client_address
@@ -73,7 +73,8 @@ def _provider(name: str) -> Provider:
 def _reply(provider: Provider, callbacks: Sequence[Callback]) -> ResponseReturnValue:
     if all(callback.kind in provider.empty_reply_kinds for callback in callbacks):
         return "", 200, {"Content-Type": "text/plain; charset=utf-8"}  # e.g. recessmobile: no auto-reply
-    return jsonify(accepted=len(callbacks))
+    # what jsonify(accepted=N) answers, without its generic encoder (a tenth of the time)
+    return current_app.response_class(f'{{"accepted":{len(callbacks)}}}\n', mimetype="application/json")
 
 
 def provider_label(path: str) -> str:
@@ -117,7 +118,7 @@ def _produce(records: Sequence[OutRecord], provider: str) -> Outcome:
         label = "unavailable"
         raise
     finally:
-        _metrics().produce_seconds.labels(outcome=label).observe(time.perf_counter() - started)
+        _metrics().observe_produce(label, time.perf_counter() - started)
     if outcome == "spooled":
         _metrics().spooled.labels(provider=provider).inc(len(records))
     return outcome
@@ -146,16 +147,15 @@ def _keep_rejected(
 
 
 def _count_accepted(provider: str, callbacks: Sequence[Callback], outcome: Outcome) -> None:
+    """Count the callbacks; what became of them goes into the request's access line."""
+    metrics = _metrics()
+    kinds = set()
     for callback in callbacks:
-        _metrics().accepted.labels(provider=provider, kind=callback.kind).inc()
-    kinds = ",".join(sorted({callback.kind for callback in callbacks}))
-    logger.info(
-        "accepted request_id=%s provider=%s callbacks=%d kinds=%s held=%s",
-        g.request_id,
-        provider,
-        len(callbacks),
-        kinds,
-        "kafka" if outcome == "acknowledged" else "spool",
+        metrics.count_accepted(provider, callback.kind)
+        kinds.add(callback.kind)
+    g.access_note = (
+        f" provider={provider} callbacks={len(callbacks)} kinds={','.join(sorted(kinds))}"
+        f" held={'kafka' if outcome == 'acknowledged' else 'spool'}"
     )
 
 

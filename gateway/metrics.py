@@ -11,8 +11,8 @@ is set, never at import time of the gateway package (the server's master imports
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -35,6 +35,24 @@ class Metrics:
     spool_drained: Counter
     spool_records: Gauge
     spool_oldest_age: Gauge
+    # labelled children already made, for the per-request counts: ``labels()`` takes a lock and
+    # checks its arguments on every call; a dict lookup is a fraction of that
+    _children: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False)
+
+    def count_request(self, provider: str, code: int) -> None:
+        self._child(self.requests, "requests", provider, str(code)).inc()
+
+    def count_accepted(self, provider: str, kind: str) -> None:
+        self._child(self.accepted, "accepted", provider, kind).inc()
+
+    def observe_produce(self, outcome: str, seconds: float) -> None:
+        self._child(self.produce_seconds, "produce", outcome).observe(seconds)
+
+    def _child(self, metric: Any, *key: str) -> Any:
+        child = self._children.get(key)
+        if child is None:  # a race makes the same child twice: labels() returns the same one
+            child = self._children[key] = metric.labels(*key[1:])
+        return child
 
 
 def create_metrics() -> Metrics:

@@ -75,7 +75,7 @@ class Settings:
             max_body_bytes=int(env.get(ENV_MAX_BODY, str(1024 * 1024))),
             auth={provider: _provider_auth(env, provider) for provider in PROVIDERS},
             trusted_proxies=parse_networks(env.get(ENV_TRUSTED_PROXIES, ""), ENV_TRUSTED_PROXIES),
-            spool_enabled=_flag(env, ENV_SPOOL_ENABLED, cls.spool_enabled),
+            spool_enabled=flag(env, ENV_SPOOL_ENABLED, cls.spool_enabled),
             spool_dir=Path(env.get(ENV_SPOOL_DIR) or cls.spool_dir),
             spool_max_bytes=_positive(env, ENV_SPOOL_MAX_BYTES, cls.spool_max_bytes),
             spool_min_free_bytes=_positive(env, ENV_SPOOL_MIN_FREE, cls.spool_min_free_bytes, zero=True),
@@ -83,7 +83,7 @@ class Settings:
         )
 
 
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     value = env.get(name, "").strip().lower()
     if not value:
         return default

@@ -1,5 +1,5 @@
-"""Log output: JSON lines with the request id; secrets in query strings masked; gunicorn's own
-errors answered as JSON."""
+"""Log output: JSON lines with the request id; secrets in query strings masked; one access line
+per request, which can be turned off; gunicorn's own errors answered as JSON."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import logging
 import pytest
 from flask import Flask, g
 
-from gateway.logs import JsonFormatter, RequestIdFilter, TextFormatter, logging_config, redact
+from gateway import create_app
+from gateway.logs import ACCESS_LOGGER, JsonFormatter, RequestIdFilter, TextFormatter, logging_config, redact
+from gateway.server import ServerSettings
 from gateway.servererrors import error_response
+from gateway.settings import Settings
 
 
 def record(message: str, *args: object) -> logging.LogRecord:
@@ -81,3 +84,39 @@ def test_every_503_tells_the_provider_when_to_retry() -> None:
     for error in (KafkaUnavailableError("down"), InternalError("bug")):
         assert error.status == 503
         assert int(error.headers()["Retry-After"]) > 0
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == ACCESS_LOGGER]
+
+
+def test_one_access_line_per_request_with_its_id_and_no_query_string(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = create_app(Settings.from_env({"CBSP_GATEWAY_SPOOL_ENABLED": "false"}))
+    with caplog.at_level(logging.INFO):
+        response = app.test_client().get("/healthz?token=s3cret", environ_base={"REMOTE_ADDR": "10.1.2.3"})
+        refused = app.test_client().post("/v1/callbacks/edna?token=s3cret", data=b"{}")
+    (line, refused_line) = access_lines(caplog)
+    request_id = response.headers["X-Request-Id"]
+    text = TextFormatter().format(line)
+    assert f'10.1.2.3 "GET /healthz" 200 {len(response.data)} ' in text
+    assert text.endswith(f"request_id={request_id}")
+    assert json.loads(JsonFormatter().format(line))["request_id"] == request_id
+    assert f"request_id={refused.headers['X-Request-Id']} error=provider_not_configured" in (
+        refused_line.getMessage()
+    )
+    assert " 403 " in refused_line.getMessage()
+    assert "s3cret" not in caplog.text
+
+
+def test_access_lines_can_be_turned_off(caplog: pytest.LogCaptureFixture) -> None:
+    config = ServerSettings.from_env({"CBSP_GATEWAY_ACCESS_LOG": "false"}).gunicorn_options()[
+        "logconfig_dict"
+    ]
+    assert config["loggers"][ACCESS_LOGGER]["level"] == "WARNING"
+    assert logging_config("text")["loggers"][ACCESS_LOGGER]["level"] == "INFO"  # on by default
+    app = create_app(Settings.from_env({"CBSP_GATEWAY_SPOOL_ENABLED": "false"}))
+    with caplog.at_level(logging.WARNING, logger=ACCESS_LOGGER):
+        app.test_client().get("/healthz")
+    assert access_lines(caplog) == []
