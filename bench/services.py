@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from cbsp.localkafka import LocalKafka
 from cbsp.topicnames import PROVIDERS, TopicNames
+from streams.processes import free_ports
 
 CREDENTIALS = {
     "CBSP_REVICOM_BASIC_AUTH": "bench:bench-password",
@@ -97,13 +98,18 @@ class Services:
         wait_http(f"{url}/healthz", process)
         return url, process
 
-    def worker(self, name: str, app_id: str, **env: str) -> tuple[str, subprocess.Popen[bytes]]:
+    def worker(
+        self, name: str, app_id: str, processes: int = 1, **env: str
+    ) -> tuple[str, subprocess.Popen[bytes]]:
+        """``cbsp worker --processes N``: its first process's URL (web ports from there on)."""
         self.app_ids.add(app_id)
-        port = free_port()
+        port = free_ports(processes)
         process = self.spawn(
             name,
             "cbsp",
             "worker",
+            "--processes",
+            str(processes),
             CBSP_WORKER_APP_ID=app_id,
             CBSP_WORKER_WEB_PORT=str(port),
             CBSP_WORKER_DATA_DIR=str(self.workdir / name),

@@ -1,5 +1,6 @@
-"""Stream: how fast workers drain preloaded raw callbacks into events and state (one worker,
-two workers), beside a plain aiokafka loop without state (the client ceiling)."""
+"""Stream: how fast a worker drains preloaded raw callbacks into events and state (one process,
+and ``--processes 2``), beside the same work in a plain aiokafka loop without Faust
+(``bench.samework``) and a plain aiokafka loop without state (the client ceiling)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -51,16 +53,17 @@ WINDOW_S_QUICK = 5.0
 
 
 def drain(
-    services: Services, workers: int, total: int, timeout_s: float, window_s: float | None = None
+    services: Services, processes: int, total: int, timeout_s: float, window_s: float | None = None
 ) -> dict[str, Any]:
-    """Start ``workers`` in a fresh group; the rate is measured from the first committed offsets
-    to the end of the backlog, or to ``window_s`` after the first ones (the full run's 500,000
-    callbacks would take one worker most of the 20 minutes)."""
+    """Start one worker of ``processes`` processes in a fresh group; the rate is measured from the
+    first committed offsets to the end of the backlog, or to ``window_s`` after the first ones
+    (the full run's 500,000 callbacks would take one worker most of the 20 minutes)."""
     app_id = f"bench-{uuid.uuid4().hex[:6]}"
     raw = services.topics.raw_all()
-    processes = [services.worker(f"{app_id}-{n}", app_id)[1] for n in range(workers)]
+    worker = services.worker(app_id, app_id, processes=processes)[1]
+    members = [worker.pid] if processes == 1 else _children(worker.pid)
     profiler = (
-        services.profiler(processes[0].pid, "worker-profile") if services.profile and workers == 1 else None
+        services.profiler(worker.pid, "worker-profile") if services.profile and processes == 1 else None
     )
     samples: list[tuple[float, int]] = []
     deadline = time.monotonic() + timeout_s
@@ -78,22 +81,21 @@ def drain(
             if done >= total or (window_s is not None and first is not None and now - first >= window_s):
                 break
             time.sleep(0.5)
-        rss = [rss_peak_mb(p.pid) for p in processes]
+        rss = [rss_peak_mb(pid) for pid in members]
     finally:
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)  # py-spy writes its file and exits
             profiler.wait(timeout=60)
-        for process in processes:
-            services.stop(process)
+        services.stop(worker)
     if not samples:
-        return {"workers": workers, "finished": False, "committed": 0, "total": total}
+        return {"processes": processes, "finished": False, "committed": 0, "total": total}
     moving = [s for s in samples if s[1] > 0]
     drained = samples[-1][1] >= total
     if len(moving) < 2 or not (drained or window_s is not None and moving[-1][0] - moving[0][0] >= window_s):
-        return {"workers": workers, "finished": False, "committed": samples[-1][1], "total": total}
+        return {"processes": processes, "finished": False, "committed": samples[-1][1], "total": total}
     (t0, c0), (t1, c1) = moving[0], moving[-1]
     return {
-        "workers": workers,
+        "processes": processes,
         "finished": True,
         "drained_all": drained,
         "records": c1 - c0,
@@ -115,22 +117,40 @@ def run(services: Services, quick: bool) -> dict[str, Any]:
     timeout = 120 + window
     one = drain(services, 1, total, timeout, window)
     two = drain(services, 2, total, timeout, window)
-    plain = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "bench.plainloop", services.bootstrap, services.prefix, str(total)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
+    same_work = _loop(services, "bench.samework", str(total), str(window + 10))
+    plain = _loop(services, "bench.plainloop", str(total))
     result: dict[str, Any] = {
         "raw_records": sent,
         "preload_seconds": preload_s,
         "one_worker": one,
-        "two_workers": two,
+        "two_processes": two,
+        "same_work_loop": same_work,
         "plain_aiokafka_loop": plain,
     }
     if one.get("finished") and two.get("finished"):
+        result["ratio_one_worker_vs_same_work"] = one["records_per_s"] / same_work["records_per_s"]
         result["ratio_one_worker_vs_plain"] = one["records_per_s"] / plain["records_per_s"]
-        result["scaling_two_vs_one"] = two["records_per_s"] / one["records_per_s"]
+        result["scaling_two_processes_vs_one"] = two["records_per_s"] / one["records_per_s"]
     return result
+
+
+def _loop(services: Services, module: str, *args: str) -> dict[str, Any]:
+    """A baseline loop's JSON line (it reads the run's raw topics from the start, without a group)."""
+    found = subprocess.run(
+        [sys.executable, "-m", module, services.bootstrap, services.prefix, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(found.stdout.strip().splitlines()[-1]))
+
+
+def _children(pid: int, wait_s: float = 30) -> list[int]:
+    """The worker processes a ``--processes`` worker started (for their memory)."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        if children:
+            return children
+        time.sleep(0.2)
+    return [pid]

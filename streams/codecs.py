@@ -20,6 +20,7 @@ from fastavro import schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
 
 from schemas import NAMESPACE, schema_dir
+from streams import avrowrite
 from streams.errors import CodecError
 
 MARKER = b"\xc3\x01"
@@ -32,6 +33,7 @@ class LoadedSchema:
     full_name: str
     parsed: Any
     fingerprint: bytes
+    writer: avrowrite.Writer | None = None  # compiled (streams.avrowrite); None: fastavro writes
 
 
 @dataclass(frozen=True)
@@ -52,15 +54,24 @@ def schema_set() -> SchemaSet:
             full_name=parsed["name"],
             parsed=parsed,
             fingerprint=bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")),
+            writer=_compiled(parsed, named),
         )
         by_name[loaded.full_name] = loaded
     return SchemaSet(by_name, {s.fingerprint: s for s in by_name.values()})
+
+
+def _compiled(parsed: Any, named: dict[str, Any]) -> avrowrite.Writer | None:
+    try:
+        return avrowrite.compile_writer(parsed, named)
+    except avrowrite.Unsupported:
+        return None
 
 
 def full_name(name: str) -> str:
     return name if "." in name else f"{NAMESPACE}.{name}"
 
 
+@functools.cache
 def schema(name: str) -> LoadedSchema:
     try:
         return schema_set().by_name[full_name(name)]
@@ -71,14 +82,17 @@ def schema(name: str) -> LoadedSchema:
 def encode(name: str, record: Mapping[str, Any]) -> bytes:
     """Encode ``record`` with the schema ``name`` as an Avro single object."""
     loaded = schema(name)
-    buffer = io.BytesIO()
-    buffer.write(MARKER)
-    buffer.write(loaded.fingerprint)
     try:
+        if loaded.writer is not None:
+            out = bytearray(MARKER + loaded.fingerprint)
+            loaded.writer(out, record)
+            return bytes(out)
+        buffer = io.BytesIO()
+        buffer.write(MARKER + loaded.fingerprint)
         schemaless_writer(buffer, loaded.parsed, dict(record), strict_allow_default=True)
+        return buffer.getvalue()
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise CodecError(f"record does not fit schema {loaded.full_name}: {exc}") from exc
-    return buffer.getvalue()
 
 
 def decode(data: bytes) -> tuple[str, dict[str, Any]]:

@@ -64,10 +64,11 @@ logger = logging.getLogger(__name__)
 EXIT_OUTPUT_FAILED = 75  # EX_TEMPFAIL: a record could not be handed to Kafka; restart the worker
 IN_USE_MARKER = "tables.in-use"  # beside the table dir, from start until a clean stop
 
-_turn = asyncio.Lock()  # a commit and the processing of one event never interleave
-_undelivered: set[asyncio.Future[Any]] = set()  # table writes handed to the producer
+_turn = asyncio.Lock()  # a commit and the processing of one event, or one batch, never interleave
+_undelivered: list[Any] = []  # records handed to the producer since the last commit (their futures)
 hole_watch = holes.HoleWatch()
 dense_topics: set[str] = set()  # topics written without transactions: each offset is a record
+batch_reader: Any = None  # streams.rawbatches.RawBatches: the topics read a fetched batch at a time
 
 
 async def process(event: Any, handle: Callable[[Any], Awaitable[None]]) -> None:
@@ -118,8 +119,7 @@ class TrackedTable(faust.Table):  # type: ignore[misc]  # faust is untyped here
 
     def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
         future = super().send_changelog(*args, **kwargs)
-        _undelivered.add(future)
-        future.add_done_callback(_undelivered.discard)
+        _undelivered.append(future)
         return future
 
 
@@ -140,11 +140,7 @@ class SourcePartitionTransactions(TransactionManager):  # type: ignore[misc]  # 
         event = current_event()
         if event is None:  # a table write from the producer buffer: its partition is the source's
             return await super().send(topic, key, value, partition, timestamp, headers)
-        source = event.message.tp
-        group = TopicPartitionGroup(
-            source.topic, source.partition, self.app.assignor.group_for_topic(source.topic)
-        )
-        owner = self.transactional_id_format.format(tpg=group, group_id=self.app.conf.id)
+        owner = self.transactional_id_for(event.message.tp)
         return await self.producer.send(
             topic, key, value, partition, timestamp, headers, transactional_id=owner
         )
@@ -159,6 +155,17 @@ class SourcePartitionTransactions(TransactionManager):  # type: ignore[misc]  # 
         owner left open.
         """
         await self._stop_transactions(list(self.producer._transaction_producers))
+
+    def transactional_id_for(self, source: Any) -> str:
+        """The transaction that the records caused by ``source``'s records go into."""
+        group = TopicPartitionGroup(
+            source.topic, source.partition, self.app.assignor.group_for_topic(source.topic)
+        )
+        return str(self.transactional_id_format.format(tpg=group, group_id=self.app.conf.id))
+
+    def producer_for(self, source: Any) -> Any:
+        """The aiokafka producer of ``source``'s transaction (the batch path sends straight to it)."""
+        return self.producer._transaction_producers[self.transactional_id_for(source)]
 
     async def _start_transactions(self, tids: Any) -> None:
         """Begin the transactions of the assigned partitions that have none open.
@@ -193,10 +200,45 @@ class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is unty
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    def awaits_delivery(self, futures: list[Any]) -> None:
+        """The next commit waits until Kafka has these records."""
+        _undelivered.extend(futures)
+
+    async def _wait_next_records(self, timeout: float) -> Any:  # noqa: ASYNC109  (Faust's signature)
+        """Faust's fetch, with the raw partitions' records taken out and processed a batch at a time.
+
+        Each partition's batch is processed under the turn (between two commits), in a task of its
+        own that a cancelled fetcher (a rebalance or a stop cancels it) does not cut short: a batch
+        is processed whole or not at all.
+        """
+        records, active = await super()._wait_next_records(timeout)
+        if records and batch_reader is not None:
+            batched = {tp: records.pop(tp) for tp in [tp for tp in records if batch_reader.reads(tp)]}
+            if batched:
+                await asyncio.shield(asyncio.ensure_future(self._process_batches(batched)))
+        return records, active
+
+    async def _process_batches(self, batched: dict[Any, list[Any]]) -> None:
+        for tp, records in batched.items():
+            async with _turn:
+                try:
+                    await batch_reader.handle(self, tp, records)
+                except OutputError as exc:
+                    stop_at_once(records[0], exc)
+
+    def _filter_tps_with_pending_acks(self, topics: Any = None) -> Any:
+        yield from super()._filter_tps_with_pending_acks(topics)
+        if batch_reader is not None:
+            for tp in list(batch_reader.next_offsets):
+                if topics is None or tp in topics or tp.topic in topics:
+                    yield tp
+
     async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
         async with _turn:
             if _undelivered:
-                await asyncio.gather(*list(_undelivered))  # raises, and commits nothing, if one failed
+                pending = list(_undelivered)
+                _undelivered.clear()
+                await asyncio.gather(*pending)  # raises, and commits nothing, if one failed
             committed: bool = await super().force_commit(topics, start_new_transaction=start_new_transaction)
             await hole_watch.after_commit(self)
             return committed
@@ -210,6 +252,8 @@ class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is unty
         without transactions (``dense_topics``: the raw and replay topics), where every offset
         is a record, no missing offset is passed. ``streams.holes`` reads the missing ones again.
         """
+        if batch_reader is not None and batch_reader.reads(tp):
+            return batch_reader.commit_offset(tp)  # type: ignore[no-any-return]
         committed = self._committed_offset[tp]
         acked = self._acked[tp]
         if committed is not None and acked:
@@ -224,6 +268,8 @@ class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is unty
     async def perform_seek(self) -> None:
         await super().perform_seek()
         await holes.start_offsets(self)
+        if batch_reader is not None:
+            batch_reader.start(self)
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         """Commit what was processed before Faust forgets it.
@@ -239,6 +285,8 @@ class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is unty
             await self.commit()
         finally:
             hole_watch.forget()
+            if batch_reader is not None:
+                batch_reader.forget()
             await self.transactions.close_all()
             await super().on_partitions_revoked(revoked)
 

@@ -24,7 +24,6 @@ from streams.metrics import FAUST_PREFIX, create_metrics, exposition, set_gauges
 metrics = create_metrics()
 activity = Activity()
 app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(metrics.registry, FAUST_PREFIX))
-eos.hole_watch.on_read_again = lambda topic: metrics.read_again.labels(topic).inc()
 
 
 @app.page("/metrics")
@@ -38,6 +37,14 @@ class MetricsView(web.View):  # type: ignore[misc]  # faust is untyped here
 def count_callback(provider: str, timestamp_s: float | None) -> None:
     """A raw callback handled (whatever became of it)."""
     activity.count_callback(provider, time.time() if timestamp_s is None else timestamp_s)
+
+
+def count_read_again(topic: str) -> None:
+    """A partition sought back to read records it missed."""
+    metrics.read_again.labels(topic).inc()
+
+
+eos.hole_watch.on_read_again = count_read_again
 
 
 def count_unhandled(provider: str, kind: str) -> None:

@@ -14,8 +14,12 @@ Headers = Mapping[str, bytes] | Iterable[tuple[str, bytes]]
 
 
 def header_dict(headers: Headers | None) -> dict[str, bytes]:
+    """The headers as a dict of bytes; a dict (this function's own result) is taken as it is,
+    so that the worker parses a record's headers once."""
     if headers is None:
         return {}
+    if type(headers) is dict:
+        return headers
     items = headers.items() if isinstance(headers, Mapping) else headers
     return {str(key): bytes(value or b"") for key, value in items}
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -29,10 +28,10 @@ def to_json(state: MessageState) -> bytes:
         "provider_message_id": state.provider_message_id,
         "first_event_at": state.first_event_at,
         "last_event_at": state.last_event_at,
-        "status": asdict(state.status) if state.status else None,
-        "price": {**asdict(state.price), "amount": str(state.price.amount)} if state.price else None,
-        "channel": asdict(state.channel) if state.channel else None,
-        "cascade": asdict(state.cascade) if state.cascade else None,
+        "status": _status_fields(state.status) if state.status else None,
+        "price": {**_price_fields(state.price), "amount": str(state.price.amount)} if state.price else None,
+        "channel": _channel_fields(state.channel) if state.channel else None,
+        "cascade": _cascade_fields(state.cascade) if state.cascade else None,
         "read_state": state.read_state,
         "last_click_at": state.last_click_at,
         "statuses": sorted(state.statuses),
@@ -96,11 +95,43 @@ def to_record(state: MessageState) -> dict[str, Any]:
 
 
 def _status_record(status: StatusPick | None) -> dict[str, Any] | None:
-    return None if status is None else {**asdict(status), "at": moment(status.at)}
+    return None if status is None else {**_status_fields(status), "at": moment(status.at)}
 
 
 def _price_record(price: PricePick | None) -> dict[str, Any] | None:
-    return None if price is None else {**asdict(price), "at": moment(price.at)}
+    return None if price is None else {**_price_fields(price), "at": moment(price.at)}
+
+
+# The picks as dicts, field by field: ``dataclasses.asdict`` deep-copies every value on the way,
+# and was a quarter of the worker's own time per record (docs/architecture.md).
+def _status_fields(pick: StatusPick) -> dict[str, Any]:
+    return {
+        "status": pick.status,
+        "rank": pick.rank,
+        "is_final": pick.is_final,
+        "provider_status": pick.provider_status,
+        "error_code": pick.error_code,
+        "at": pick.at,
+        "event_id": pick.event_id,
+    }
+
+
+def _price_fields(pick: PricePick) -> dict[str, Any]:
+    return {
+        "amount": pick.amount,
+        "currency": pick.currency,
+        "parts": pick.parts,
+        "at": pick.at,
+        "event_id": pick.event_id,
+    }
+
+
+def _channel_fields(pick: ChannelPick) -> dict[str, Any]:
+    return {"channel": pick.channel, "at": pick.at, "event_id": pick.event_id}
+
+
+def _cascade_fields(pick: CascadePick) -> dict[str, Any]:
+    return {"cascade_id": pick.cascade_id, "step": pick.step, "at": pick.at, "event_id": pick.event_id}
 
 
 def moment(epoch_millis: int | None) -> datetime | None:

@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 from pathlib import Path
 
 from cbsp.admin import TopicPlan, ensure_topics, wait_until_reachable
 from cbsp.topicnames import TABLES, changelog
+from streams import processes
 from streams.settings import WorkerSettings
 
 
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="cbsp worker", add_help=True)
+    parser.add_argument(
+        "--processes",
+        type=_positive,
+        default=processes.default_count(),
+        help="worker processes to run, members of one group (default: the number of cores)",
+    )
+    known, rest = parser.parse_known_args(argv)
+    if known.processes > 1:
+        settings = WorkerSettings.from_env()
+        asyncio.run(prepare_topics(settings))
+        return processes.supervise(known.processes, rest, settings)
+    return _run(rest)
+
+
+def _positive(value: str) -> int:
+    count = int(value)
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {count}")
+    return count
+
+
+def _run(argv: list[str]) -> int:
     from streams import agents, eos, statuspage, views  # noqa: F401  (registers agents, tables and pages)
     from streams.app import app, settings
 

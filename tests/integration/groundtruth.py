@@ -113,7 +113,9 @@ def emitted_event_ids(
 
 
 def state_chains(pipeline: Pipeline, keys: set[bytes], expected: dict[str, Any]) -> str:
-    """Whether state.message.v1 carries each message's states once each, in order."""
+    """Whether state.message.v1 carries each message's states once each, in order: the worker
+    emits a message's state once per batch that changed it, so its ``event_count`` grows with
+    every record (never the same state twice) and the last one is the final state's."""
     finals = {
         f"revicom:{v['provider_message_id']}".encode(): v["event_count"]
         for p, v in expected.items()
@@ -127,5 +129,13 @@ def state_chains(pipeline: Pipeline, keys: set[bytes], expected: dict[str, Any])
         chains.setdefault(record.key or b"", []).append(
             codecs.decode_message(record.value or b"")["event_count"]
         )
-    broken = {key: chain for key, chain in chains.items() if chain != list(range(1, finals[key] + 1))}
-    return f"broken chains: {list(broken.items())[:3]}" if broken else "every state emitted once, in order"
+    broken = {
+        key: chain
+        for key, chain in chains.items()
+        if chain[-1] != finals[key]
+        or any(later <= earlier for earlier, later in zip(chain, chain[1:], strict=False))
+    }
+    missing = set(finals) - set(chains)
+    if broken or missing:
+        return f"broken chains: {list(broken.items())[:3]}, no state: {sorted(missing)[:3]}"
+    return "every state emitted once, in order"

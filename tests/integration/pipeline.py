@@ -25,6 +25,7 @@ from requests.adapters import HTTPAdapter
 from cbsp.admin import TopicPlan, ensure_topics
 from cbsp.localkafka import LocalKafka
 from cbsp.topicnames import PROVIDERS, TopicNames
+from streams.processes import free_ports
 
 GATEWAY_CREDENTIALS = {
     "CBSP_REVICOM_BASIC_AUTH": "revicom-test:revicom-password",
@@ -87,14 +88,16 @@ class Pipeline:
         self.processes.append((name, process))
         return process
 
-    def start_worker(self, name: str = "worker", **extra: str) -> str:
-        port = free_port()
+    def start_worker(self, name: str = "worker", processes: int = 1, **extra: str) -> str:
+        """One worker process (``processes`` of them under one ``cbsp worker``: ports from ``port``)."""
+        local = LocalKafka.from_env()
+        port = free_ports(processes, avoid=(local.port, local.controller_port))
         env = self.env(
             CBSP_WORKER_WEB_PORT=str(port),
             CBSP_WORKER_DATA_DIR=str(self.workdir / name / "data"),
             **extra,
         )
-        process = self._spawn(name, ["worker"], env)
+        process = self._spawn(name, ["worker", "--processes", str(processes)], env)
         url = f"http://127.0.0.1:{port}"
         self._wait_http(f"{url}/messages/revicom/-", process, name, timeout_s=120, ready=lambda r: r != 503)
         self.worker_urls.append(url)

@@ -18,7 +18,7 @@ from tests.integration.groundtruth import answers_as_expected, expected_views, h
 from tests.integration.pipeline import Pipeline
 
 LOSSY = str(Path(__file__).parent / "lossy_stream")
-READ_AGAIN = "partition held back by records never processed, reading it again from its committed offset"
+READ_AGAIN = "raw records missing from a fetched batch, reading the partition again from the first one"
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +51,8 @@ def test_records_lost_at_the_start_of_partitions_never_committed_are_read_again(
     for partition, offset in ((1, 0), (1, 2), (4, 0)):
         assert f"lossy_stream: lost partition={partition} offset={offset}" in log
     mended = " ".join(read_again_lines(pipeline))
-    assert "partition=1 committed=0 first_processed=3" in mended
-    assert "partition=4 committed=0 first_processed=1" in mended
+    assert "partition=1 missing_from=0 fetched_next=3" in mended
+    assert "partition=4 missing_from=0 fetched_next=1" in mended
     metrics = requests.get(f"{pipeline.worker_urls[0]}/metrics", timeout=5).text
     raw_topic = pipeline.topics.raw("revicom")
     assert f'cbsp_worker_partitions_read_again_total{{topic="{raw_topic}"}} 2.0' in metrics
@@ -73,5 +73,5 @@ def test_records_lost_after_the_committed_offset_are_read_again(lossy: tuple[Pip
     assert f"lossy_stream: lost partition=2 offset={ends[2] + 1}" in log
     assert f"lossy_stream: lost partition=6 offset={ends[6] + 2}" in log
     mended = " ".join(read_again_lines(pipeline)[before:])
-    assert f"partition=2 committed={ends[2]} first_processed={ends[2] + 2}" in mended
-    assert f"partition=6 committed={ends[6] + 2} first_processed={ends[6] + 3}" in mended
+    assert f"partition=2 missing_from={ends[2]} fetched_next={ends[2] + 2}" in mended
+    assert f"partition=6 missing_from={ends[6] + 2} fetched_next={ends[6] + 3}" in mended

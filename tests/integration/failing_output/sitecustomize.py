@@ -8,11 +8,11 @@ from pathlib import Path
 
 from aiokafka.errors import IllegalOperation
 
-from streams import agents
+from streams import rawbatches
 
 FLAG = Path(os.environ["CBSP_TEST_FAIL_ONCE_FILE"])
-STATE_TOPIC = agents.state_message_topic.get_topic_name()
-start_producer = agents.app.maybe_start_producer
+STATE_TOPIC = rawbatches.settings.topics.state_message
+producer_for = rawbatches.producer_for
 
 
 class Refusing:
@@ -29,8 +29,8 @@ class Refusing:
         return await self.producer.send(topic, *args, **kwargs)
 
 
-async def refusing_producer():  # type: ignore[no-untyped-def]
-    return Refusing(await start_producer())
+def refusing_producer(consumer, tp):  # type: ignore[no-untyped-def]
+    return Refusing(producer_for(consumer, tp))
 
 
-agents.app.maybe_start_producer = refusing_producer
+rawbatches.producer_for = refusing_producer
