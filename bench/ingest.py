@@ -60,7 +60,9 @@ def measure_server(
         warm_up = "1" if quick else "2"
         services.loadgen(url, "--mode", "saturate", "--duration", warm_up, "--start", str(start))
         servers = children(process.pid)
-        cpu_before = cpu_seconds(servers)
+        broker = LocalKafka.from_env().running_pid()  # the local broker shares the machine's cores
+        brokers = [broker] if broker is not None else []
+        cpu_before, broker_before = cpu_seconds(servers), cpu_seconds(brokers)
         saturation = services.loadgen(
             url,
             "--mode",
@@ -75,6 +77,8 @@ def measure_server(
         answered = sum(saturation["statuses"].values()) or 1
         # the server processes' CPU per answered request at saturation (all threads, user + system)
         saturation["cpu_ms_per_request"] = (cpu_seconds(servers) - cpu_before) * 1000 / answered
+        if brokers:  # the broker's CPU per answered request (None: not the local broker)
+            saturation["broker_cpu_ms_per_request"] = (cpu_seconds(brokers) - broker_before) * 1000 / answered
         result: dict[str, Any] = {"saturation": saturation, "rates": {}}
         for n, rate in enumerate(rates):
             result["rates"][str(rate)] = services.loadgen(
@@ -190,6 +194,7 @@ def _brief(result: dict[str, Any]) -> dict[str, Any]:
         "requests_per_s": round(saturation["requests_per_s"], 1),
         "non_200": {k: v for k, v in saturation["statuses"].items() if k != "200"},
         "cpu_ms_per_request": round(saturation["cpu_ms_per_request"], 3),
+        "broker_cpu_ms_per_request": round(saturation.get("broker_cpu_ms_per_request") or 0, 3),
         "rss_mb": round(result["peak_rss_mb_per_process"], 1),
     }
     for rate, figures in result["rates"].items():
