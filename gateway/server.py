@@ -1,7 +1,7 @@
 """Serve the gateway with gunicorn: several processes, threads, TLS, graceful shutdown.
 
 The app is created in each worker process after the fork (no preload), so each
-process gets its own Kafka producer on its own event loop; the producer starts
+process gets its own Kafka producer (librdkafka, with its poller thread); the producer starts
 connecting as soon as the worker is up and is flushed and closed when it exits.
 SIGTERM stops accepting, lets in-flight requests finish (``graceful_timeout``), then
 the workers exit. Metrics of all processes are merged through a fresh
