@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -44,6 +45,12 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def _children_cpu_seconds() -> float:
+    """CPU used so far by this process's waited-for children (the load generators)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure_server(
     services: Services,
     module: str,
@@ -63,6 +70,7 @@ def measure_server(
         broker = LocalKafka.from_env().running_pid()  # the local broker shares the machine's cores
         brokers = [broker] if broker is not None else []
         cpu_before, broker_before = cpu_seconds(servers), cpu_seconds(brokers)
+        loadgen_before = _children_cpu_seconds()
         saturation = services.loadgen(
             url,
             "--mode",
@@ -75,6 +83,9 @@ def measure_server(
             str(start + 1_000_000),
         )
         answered = sum(saturation["statuses"].values()) or 1
+        # the load generator's CPU per answered request (it shares the machine's cores too)
+        loadgen_s = _children_cpu_seconds() - loadgen_before
+        saturation["loadgen_cpu_ms_per_request"] = loadgen_s * 1000 / answered
         # the server processes' CPU per answered request at saturation (all threads, user + system)
         saturation["cpu_ms_per_request"] = (cpu_seconds(servers) - cpu_before) * 1000 / answered
         if brokers:  # the broker's CPU per answered request (None: not the local broker)
@@ -195,6 +206,7 @@ def _brief(result: dict[str, Any]) -> dict[str, Any]:
         "non_200": {k: v for k, v in saturation["statuses"].items() if k != "200"},
         "cpu_ms_per_request": round(saturation["cpu_ms_per_request"], 3),
         "broker_cpu_ms_per_request": round(saturation.get("broker_cpu_ms_per_request") or 0, 3),
+        "loadgen_cpu_ms_per_request": round(saturation["loadgen_cpu_ms_per_request"], 3),
         "rss_mb": round(result["peak_rss_mb_per_process"], 1),
     }
     for rate, figures in result["rates"].items():
