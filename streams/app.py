@@ -27,7 +27,6 @@ app = faust.App(
     broker_heartbeat_interval=settings.heartbeat_interval_s,
     key_serializer="raw",
     value_serializer="raw",
-    Table=eos.TrackedTable,
     TableManager=restore.BulkRestoringTableManager if settings.bulk_restore else "faust.tables:TableManager",
     autodiscover=False,
 )

@@ -117,6 +117,39 @@ def process(records: Iterable[Any], read_state: StateReader, options: NormalizeO
     return result
 
 
+@dataclass
+class MembersResult:
+    """What a batch of ``state.cascade.members`` records changes: the cascades' table values."""
+
+    cascades: list[tuple[bytes, bytes]] = field(default_factory=list)  # key, streams.cascade JSON
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+def process_members(records: Iterable[Any], read_cascade: StateReader) -> MembersResult:
+    """Each cascade's members merged from the batch's ``MessageState`` records: one read and, if
+    anything changed, one table value per cascade key; a record that does not decode is a
+    dead letter, alone."""
+    result = MembersResult()
+    by_key: dict[bytes, list[dict[str, Any]]] = {}
+    for record in records:
+        headers = header_dict(record.headers)
+        try:
+            by_key.setdefault(record.key, []).append(codecs.decode_message(record.value, headers.items()))
+        except Exception as exc:  # noqa: BLE001  (whatever a record makes fail, it fails alone)
+            source = SourceRef(record.topic, record.partition, record.offset)
+            result.dead_letters.append(DeadLetter(record.key, record.value, headers, source, exc))
+    for key, states in by_key.items():
+        stored = read_cascade(key)
+        current = held = None if stored is None else cascade.from_json(stored)
+        for member_state in states:
+            changed = cascade.add_member(current, member_state)
+            if changed is not None:
+                current = changed
+        if current is not None and current is not held:
+            result.cascades.append((key, cascade.to_json(current)))
+    return result
+
+
 def outputs(result: BatchResult, topics: TopicNames, changelog: str, partition: int) -> Iterator[Output]:
     """Every record a batch of raw partition ``partition`` makes: its new events, and per changed
     state the ``state.message.v1`` record, the table's changelog record (into ``partition``, where

@@ -6,6 +6,7 @@ whose fields are exactly those of the event's Avro schema in ``schemas/``.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ EVENT_SCHEMAS: Mapping[str, str] = {
 }
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c3c1e-8a0e-4a53-9a57-2f1d1f4b7c10")
+NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,17 @@ class CanonicalEvent:
 
 
 def event_id(provider: str, kind: str, *natural_key: object) -> str:
-    """Deterministic id from the provider's natural key: a retried callback gets the same id."""
+    """Deterministic id from the provider's natural key: a retried callback gets the same id.
+
+    ``str(uuid.uuid5(EVENT_ID_NAMESPACE, name))``, computed without building the UUID object
+    (a third of the time; ``tests/unit/test_canonical_ids.py`` checks they are equal).
+    """
     name = "|".join([provider, kind, *(_key_part(part) for part in natural_key)])
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, name))
+    digest = bytearray(hashlib.sha1(NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def with_defaults(kind: str, record: Mapping[str, Any]) -> dict[str, Any]:

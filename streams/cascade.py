@@ -10,11 +10,12 @@ over the members' prices (a member's price is its latest price event).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from streams.state import millis
 from streams.staterecords import jsonable, moment
@@ -114,16 +115,28 @@ def _step(member: Member) -> dict[str, Any]:
 
 
 def to_json(state: CascadeState) -> bytes:
-    members = {
-        key: {**asdict(member), "amount": None if member.amount is None else str(member.amount)}
-        for key, member in state.members.items()
-    }
+    """The table value: compact JSON, keys sorted (equal cascades give equal bytes)."""
+    members = {key: _member_fields(member) for key, member in state.members.items()}
     document = {"provider": state.provider, "cascade_id": state.cascade_id, "members": members}
-    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+
+
+def _member_fields(member: Member) -> dict[str, Any]:
+    return {
+        "message_key": member.message_key,
+        "provider_message_id": member.provider_message_id,
+        "step": member.step,
+        "status": member.status,
+        "status_at": member.status_at,
+        "is_final": member.is_final,
+        "amount": None if member.amount is None else str(member.amount),
+        "currency": member.currency,
+        "event_count": member.event_count,
+    }
 
 
 def from_json(data: bytes) -> CascadeState:
-    document = json.loads(data)
+    document = orjson.loads(data)
     members = {
         key: Member(**{**fields, "amount": None if fields["amount"] is None else Decimal(fields["amount"])})
         for key, fields in document["members"].items()

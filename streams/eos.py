@@ -6,16 +6,14 @@ offsets in it. Read in ``faust/transport/consumer.py``, ``faust/tables/`` and
 ``faust/transport/drivers/aiokafka.py``, these keep that from being exactly-once here:
 
 1. ``TransactionManager.send`` picks the transaction by the *destination* partition, and only
-   for topics the app consumes. Records to ``events.*``, ``state.message.v1`` and the cascade
-   topic find no partition count in the consumer's metadata and are sent by the plain
-   producer, outside every transaction: a crash before the commit doubles them.
+   for topics the app consumes: records to ``events.*`` and ``state.message.v1`` would go out
+   outside every transaction, and a crash before the commit would double them.
 2. A table write reaches the producer later, from a buffer task (``send_soon``); the commit does
-   not wait for it. A commit can take an event's offset while its table write goes into the next
-   transaction, and a crash then loses the write although the offset is committed.
+   not wait for it.
 3. The commit task runs between any two awaits of an agent, so one transaction can hold half
-   of an event's records while the event's offset goes with the next one.
-4. On a rebalance Faust forgets the offsets acked since the last commit before it commits, then
-   processes those events again into the same open transaction: their records twice.
+   of what a record caused while the record's offset goes with the next one.
+4. On a rebalance Faust forgets the offsets processed since the last commit before it commits,
+   then processes those records again into the same open transaction: their records twice.
 5. The table restore compares a partition's persisted changelog offset with the partition's
    end, read as the last stable offset *cached from the last fetch*: stale once the worker wrote
    to its changelog, and the restore stops with ``ConsistencyError``.
@@ -24,15 +22,18 @@ offsets in it. Read in ``faust/transport/consumer.py``, ``faust/tables/`` and
 7. A partition's transactional producer outlives the partition moving to another worker, whose
    producer fences it; when the partition comes back the stale producer is used again, and the
    first commit fails with ``ProducerFenced`` and crashes the worker.
+8. A committed offset of 0 reads as none at all.
 
-The fix, point by point: records sent while an event is processed go into the transaction of
-the event's source partition (the one its offset commits in); a commit first waits until every
-table write handed out so far is delivered; commits and events take turns (one lock), and the
-agent acks its event before it lets go; a revocation commits first and closes every transactional
-producer (an assignment starts fresh ones), and an event taken before a rebalance is dropped
-(it comes again, from the seek after the rebalance or else from ``streams.holes``); changelog
-ends are asked from the broker and moved back before the markers. With ``at_least_once``
-points 2 to 4 close the same gaps.
+The fix, point by point. The records of the source topics do not go through Faust's stream:
+this consumer takes them out of each fetch and hands them to the batch path
+(``streams.rawbatches``), which sends everything a batch causes (events, states, table
+changelogs, cascade members) into the transaction of the batch's source partition (1, 2); a
+commit waits until every record handed out so far is delivered, and commits and batches take
+turns (one lock), so a batch's records and its offset commit together (2, 3); a revocation
+commits first and closes every transactional producer, an assignment starts fresh ones (4, 7);
+changelog ends are asked from the broker and moved back before the markers (5, 6); each
+partition without a committed offset gets the log start as one (8). With ``at_least_once``
+the same order holds without transactions: records delivered, then offsets committed.
 
 The local RocksDB tables hold writes at once, committed or not. After a run that did not end
 with its final commit (SIGKILL, crash, power loss) they may be ahead of the changelog, and
@@ -46,17 +47,14 @@ import asyncio
 import logging
 import os
 import shutil
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-import faust
 from aiokafka.errors import KafkaError
-from faust.streams import current_event
 from faust.transport.consumer import TopicPartitionGroup, TransactionManager
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
-from streams import changelogends, holes
+from streams import changelogends
 from streams.errors import OutputError
 
 logger = logging.getLogger(__name__)
@@ -64,35 +62,9 @@ logger = logging.getLogger(__name__)
 EXIT_OUTPUT_FAILED = 75  # EX_TEMPFAIL: a record could not be handed to Kafka; restart the worker
 IN_USE_MARKER = "tables.in-use"  # beside the table dir, from start until a clean stop
 
-_turn = asyncio.Lock()  # a commit and the processing of one event, or one batch, never interleave
+_turn = asyncio.Lock()  # a commit and the processing of one batch never interleave
 _undelivered: list[Any] = []  # records handed to the producer since the last commit (their futures)
-hole_watch = holes.HoleWatch()
-dense_topics: set[str] = set()  # topics written without transactions: each offset is a record
 batch_reader: Any = None  # streams.rawbatches.RawBatches: the topics read a fetched batch at a time
-
-
-async def process(event: Any, handle: Callable[[Any], Awaitable[None]]) -> None:
-    """Handle ``event`` between two commits, and ack it before the next commit can start.
-
-    An event taken before a rebalance began is dropped unhandled: it is delivered again
-    from the committed offset afterwards, to this worker or to the partition's new owner
-    (``streams.holes`` makes sure of that). An event processed already is skipped.
-    When a record of the event cannot be handed to Kafka (``OutputError``), the process exits
-    at once with ``EXIT_OUTPUT_FAILED``: nothing of the event, nor after it, is committed, and
-    a restarted worker processes it again (its tables are rebuilt, as after a crash).
-    Otherwise not acked when ``handle`` raises: Faust's own ack then follows, as without this.
-    """
-    async with _turn:
-        message = event.message
-        consumer = event.app.consumer
-        if not _current(event) or hole_watch.processed_already(consumer, message.tp, message.offset):
-            message.acked = True  # forgotten, not acked: no offset is committed for it
-            return
-        try:
-            await handle(event)
-        except OutputError as exc:
-            stop_at_once(message, exc)
-        event.ack()
 
 
 def stop_at_once(message: Any, exc: OutputError) -> NoReturn:
@@ -109,41 +81,8 @@ def stop_at_once(message: Any, exc: OutputError) -> NoReturn:
     os._exit(EXIT_OUTPUT_FAILED)
 
 
-def _current(event: Any) -> bool:
-    app = event.app
-    return bool(app.flow_control.is_active()) and event.message.generation_id == app.consumer_generation_id
-
-
-class TrackedTable(faust.Table):  # type: ignore[misc]  # faust is untyped here
-    """A table whose changelog writes the next commit waits for."""
-
-    def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
-        future = super().send_changelog(*args, **kwargs)
-        _undelivered.append(future)
-        return future
-
-
 class SourcePartitionTransactions(TransactionManager):  # type: ignore[misc]  # faust is untyped here
-    """Sends go into the transaction of the source partition of the event being processed."""
-
-    async def send(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        partition: int | None,
-        timestamp: float | None,
-        headers: Any,
-        *,
-        transactional_id: str | None = None,
-    ) -> Any:
-        event = current_event()
-        if event is None:  # a table write from the producer buffer: its partition is the source's
-            return await super().send(topic, key, value, partition, timestamp, headers)
-        owner = self.transactional_id_for(event.message.tp)
-        return await self.producer.send(
-            topic, key, value, partition, timestamp, headers, transactional_id=owner
-        )
+    """The transactions of the source partitions, one producer each, as the batch path uses them."""
 
     async def close_all(self) -> None:
         """Close every transactional producer; the next assignment starts fresh ones.
@@ -195,7 +134,7 @@ class ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):  # type: ignore[mi
 
 
 class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is untyped here
-    """Commits only between events, after the table writes of the events so far."""
+    """Hands the batch path its records, and commits only between batches, after their records."""
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -240,51 +179,34 @@ class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is unty
                 _undelivered.clear()
                 await asyncio.gather(*pending)  # raises, and commits nothing, if one failed
             committed: bool = await super().force_commit(topics, start_new_transaction=start_new_transaction)
-            await hole_watch.after_commit(self)
             return committed
 
     def _new_offset(self, tp: Any) -> int | None:
-        """Faust's, except that it never commits past an offset that may hold a record it lost.
-
-        Faust passes one missing offset after the committed one, where a transaction marker
-        may stand, and reads a committed offset of 0 as none at all (so it commits past any
-        records missing at the start). Here 0 counts like any offset, and in the topics written
-        without transactions (``dense_topics``: the raw and replay topics), where every offset
-        is a record, no missing offset is passed. ``streams.holes`` reads the missing ones again.
-        """
+        """The batch path's next offset of its partitions (Faust's reckoning for any other)."""
         if batch_reader is not None and batch_reader.reads(tp):
             return batch_reader.commit_offset(tp)  # type: ignore[no-any-return]
-        committed = self._committed_offset[tp]
-        acked = self._acked[tp]
-        if committed is not None and acked:
-            lowest = min(acked)
-            if self._gap[tp]:
-                lowest = min(lowest, self._gap[tp].begin())
-            if lowest - committed > (0 if tp.topic in dense_topics else 1):
-                return None
         offset: int | None = super()._new_offset(tp)
         return offset
 
     async def perform_seek(self) -> None:
         await super().perform_seek()
-        await holes.start_offsets(self)
+        await start_offsets(self)
         if batch_reader is not None:
             batch_reader.start(self)
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         """Commit what was processed before Faust forgets it.
 
-        Faust drops the acked offsets of revoked partitions first (with the eager protocol
-        that is every partition) and commits after, so the work since the last commit would
-        be done again after the rebalance, while its records are still in the open
-        transaction: everything of those events twice. Here no new event starts, the one in
-        progress finishes, and its offsets commit with its records, before that.
+        Faust forgets the work of revoked partitions first (with the eager protocol that is
+        every partition) and commits after, so the work since the last commit would be done
+        again after the rebalance, while its records are still in the open transaction:
+        everything of those records twice. Here no new batch starts, the one in progress
+        finishes, and its offsets commit with its records, before that.
         """
         self.app.flow_control.suspend()
         try:
             await self.commit()
         finally:
-            hole_watch.forget()
             if batch_reader is not None:
                 batch_reader.forget()
             await self.transactions.close_all()
@@ -294,7 +216,7 @@ class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is unty
         """Commit, and keep a transaction open for each partition still assigned.
 
         Faust ends them here, and calls this while stopping (and rebalancing) before the
-        agents are done: the events they still finish would then be sent, and committed,
+        fetcher is done: a batch it still finishes would then be sent, and committed,
         outside any transaction (aiokafka: "Not in the middle of a transaction"). A
         transaction left open and empty costs nothing; the partition's next owner fences it.
         """
@@ -329,3 +251,19 @@ def claim_tables(tabledir: Path) -> bool:
 def release_tables(tabledir: Path) -> None:
     """The tables match the committed changelogs: the next run may keep them."""
     (tabledir.parent / IN_USE_MARKER).unlink(missing_ok=True)
+
+
+async def start_offsets(consumer: Any) -> None:
+    """Give each assigned partition without a committed offset the log start as one (``earliest``).
+
+    Faust reads a committed offset of 0 as none at all; the batch path reads each partition from
+    its committed offset on (``streams.reading``), so it needs one for every partition.
+    """
+    if consumer.app.conf.consumer_auto_offset_reset != "earliest":
+        return  # under ``latest`` the reading starts at the end on purpose
+    unset = [tp for tp in consumer.assignment() if consumer._committed_offset.get(tp) is None]
+    if unset:
+        starts = await consumer.earliest_offsets(*unset)
+        for tp, offset in starts.items():
+            if consumer._committed_offset.get(tp) is None:
+                consumer._committed_offset[tp] = offset

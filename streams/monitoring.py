@@ -15,7 +15,7 @@ from aiohttp.web import Response
 from faust import web
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 
-from streams import eos, workerstate
+from streams import workerstate
 from streams.activity import Activity, DeadLetter
 from streams.app import app
 from streams.canonical import CanonicalEvent, SourceRef
@@ -42,9 +42,6 @@ def count_callback(provider: str, timestamp_s: float | None) -> None:
 def count_read_again(topic: str) -> None:
     """A partition sought back to read records it missed."""
     metrics.read_again.labels(topic).inc()
-
-
-eos.hole_watch.on_read_again = count_read_again
 
 
 def count_unhandled(provider: str, kind: str) -> None:

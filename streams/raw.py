@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from streams.canonical import RawCallback, SourceRef
 from streams.errors import NormalizeError
 
@@ -32,10 +34,7 @@ def decode_raw(
     provider = found.get("provider", b"").decode() or _provider_from_topic(source.topic)
     if not key:
         raise NormalizeError("key", "missing: raw records are keyed by message key")
-    try:
-        payload: Any = json.loads(value or b"")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NormalizeError("value", f"not JSON: {exc}") from None
+    payload = _json(value or b"")
     if not isinstance(payload, dict):
         raise NormalizeError("value", f"expected a JSON object, got {type(payload).__name__}")
     return RawCallback(
@@ -61,6 +60,8 @@ def source_of(headers: Headers | None, topic: str, partition: int, offset: int) 
     """Where the callback was first written: the record itself, or for a replayed record
     (``cbsp replay``) the raw record named by its ``source_*`` headers."""
     found = header_dict(headers)
+    if "source_topic" not in found:  # the usual case, without raising
+        return SourceRef(topic, partition, offset)
     try:
         return SourceRef(
             found["source_topic"].decode(), int(found["source_partition"]), int(found["source_offset"])
@@ -83,6 +84,19 @@ def dlq_headers(headers: Headers | None, error: str, source: SourceRef) -> list[
         ("source_partition", str(source.partition).encode()),
         ("source_offset", str(source.offset).encode()),
     ]
+
+
+def _json(value: bytes) -> Any:
+    """The value parsed; orjson first (a fifth of the time), the standard library for what orjson
+    refuses and it takes (NaN, integers past 64 bits), and its message when neither does."""
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NormalizeError("value", f"not JSON: {exc}") from None
 
 
 def _provider_from_topic(topic: str) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -31,145 +32,131 @@ from streams import batches, deadletters, monitoring
 from streams.app import app, settings
 from streams.batches import BatchResult
 from streams.errors import OutputError
-from streams.tables import message_states
-from streams.topics import raw_callbacks_topic
+from streams.reading import Reading
+from streams.tables import cascade_states, message_states
+from streams.topics import cascade_members_topic, raw_callbacks_topic
 
 logger = logging.getLogger(__name__)
 
 
 class RawBatches:
-    """Where each assigned raw partition's next record is, and the work of one batch."""
+    """The batch path's topics: the raw topics (dense: written without transactions) and the
+    cascade members topic; where each assigned partition stands (``streams.reading``)."""
 
-    def __init__(self, topics: set[str]) -> None:
-        self.topics = topics
-        # assigned raw partition -> the offset of the next record to process (None: the first
-        # one fetched, when the group has no committed offset and reads from the end)
-        self.next_offsets: dict[Any, int | None] = {}
-        self.sought_back: dict[Any, int] = {}
+    def __init__(self, dense: set[str], members: str) -> None:
+        self.members = members
+        self.topics = {*dense, members}
+        self.reading = Reading(dense)
 
     def reads(self, tp: Any) -> bool:
         return tp.topic in self.topics
 
     def start(self, consumer: Any) -> None:
-        """After the seek to the committed offsets: read each assigned partition from there on.
-
-        A partition processed past its committed offset (the same assignment, a seek back)
-        keeps its next offset: what the open transaction holds is not processed twice.
-        """
-        for assigned in consumer.assignment():
-            if self.reads(assigned):
-                tp = TopicPartition(assigned.topic, assigned.partition)  # aiokafka's commit wants its own
-                committed = consumer._committed_offset.get(tp)
-                known = self.next_offsets.get(tp)
-                self.next_offsets[tp] = (
-                    committed if known is None or committed is None else max(known, committed)
-                )
+        """After the seek to the committed offsets (aiokafka's commit wants its own TopicPartition)."""
+        assigned = [TopicPartition(tp.topic, tp.partition) for tp in consumer.assignment() if self.reads(tp)]
+        self.reading.start(assigned, {tp: consumer._committed_offset.get(tp) for tp in assigned})
 
     def forget(self) -> None:
-        """A revocation (after its commit): every partition is read again from its committed offset."""
-        self.next_offsets.clear()
-        self.sought_back.clear()
+        self.reading.forget()
 
     def commit_offset(self, tp: Any) -> int | None:
-        return self.next_offsets.get(tp)
+        return self.reading.next_offsets.get(tp)
+
+    @property
+    def next_offsets(self) -> dict[Any, int | None]:
+        return self.reading.next_offsets
 
     async def handle(self, consumer: Any, tp: Any, records: list[Any]) -> None:
-        """Process ``records`` (one partition's, in offset order), unless the partition is not ours now.
-
-        The raw topics are written without transactions, so each offset is a record and a fetch
-        brings them without holes. Records missing all the same (lost on their way here) are read
-        again: the records before the hole are processed, and the partition is sought back to it.
-        A hole found again right after such a read-again holds records no longer in the log
-        (retention), and the reading goes on after it, with a warning.
-        """
-        if tp not in self.next_offsets or not app.flow_control.is_active():
+        """Process ``records`` (one partition's, in offset order), unless the partition is not ours now."""
+        if not self.reading.reads(tp) or not app.flow_control.is_active():
             return  # a rebalance: read again from the committed offset after it
-        run = self._next_run(tp, records)
-        if run:
-            await self._process(consumer, tp, run)
-        if len(run) < len(records) and records[-1].offset >= (self.next_offsets[tp] or 0):
-            await self._read_again(consumer, tp, records)
-
-    def _next_run(self, tp: Any, records: list[Any]) -> list[Any]:
-        """The records to process now: from the next offset on, as long as none is missing."""
-        expected = self.next_offsets[tp]
-        if expected is not None and records[0].offset < expected:
-            records = [record for record in records if record.offset >= expected]
-        if not records:
-            return []
-        first = records[0].offset
-        if expected is not None and first > expected:
-            if self.sought_back.get(tp) != expected:
-                return []
+        run = self.reading.next_run(tp, records)
+        if run.gone is not None:
             logger.warning(
                 "raw records no longer in the log, going on after them topic=%s partition=%d offsets=%d-%d",
                 tp.topic,
                 tp.partition,
-                expected,
-                first - 1,
+                *run.gone,
             )
-        if records[-1].offset - first == len(records) - 1:
-            return records  # no hole: the usual case
-        run = [records[0]]
-        for record in records[1:]:
-            if record.offset != run[-1].offset + 1:
-                break
-            run.append(record)
-        return run
-
-    async def _read_again(self, consumer: Any, tp: Any, records: list[Any]) -> None:
-        missing_from = self.next_offsets[tp]
-        if missing_from is None:
-            return
-        fetched_next = next(
-            (record.offset for record in records if record.offset > missing_from), missing_from
-        )
-        logger.warning(
-            "raw records missing from a fetched batch, reading the partition again from the first one "
-            "topic=%s partition=%d missing_from=%d fetched_next=%d",
-            tp.topic,
-            tp.partition,
-            missing_from,
-            fetched_next,
-        )
-        self.sought_back[tp] = missing_from
-        monitoring.count_read_again(tp.topic)
-        await consumer.seek(tp, missing_from)
+        if run.records:
+            await self._process(consumer, tp, run.records)
+        if run.read_again_from is not None:
+            fetched_next = next((r.offset for r in records if r.offset > run.read_again_from), -1)
+            logger.warning(
+                "raw records missing from a fetched batch, reading the partition again from the first one "
+                "topic=%s partition=%d missing_from=%d fetched_next=%d",
+                tp.topic,
+                tp.partition,
+                run.read_again_from,
+                fetched_next,
+            )
+            monitoring.count_read_again(tp.topic)
+            await consumer.seek(tp, run.read_again_from)
 
     async def _process(self, consumer: Any, tp: Any, records: list[Any]) -> None:
-        db = message_states.data._db_for_partition(tp.partition)
-        result = batches.process(records, db.get, settings.normalize_options)
-        await deadletters.send(result.dead_letters)
-        _store(db, result)
-        await _send(consumer, tp, result)
-        _count(result)
+        if tp.topic == self.members:
+            await _process_members(consumer, tp, records)
+        else:
+            await _process_raw(consumer, tp, records)
         app.monitor.stream_inbound_time[tp] = time.monotonic()
-        self.next_offsets[tp] = records[-1].offset + 1
+        self.reading.processed(tp, records[-1].offset)
 
 
-def _store(db: Any, result: BatchResult) -> None:
-    if result.states:
+async def _process_raw(consumer: Any, tp: Any, records: list[Any]) -> None:
+    db = message_states.data._db_for_partition(tp.partition)
+    result = batches.process(records, db.get, settings.normalize_options)
+    await deadletters.send(result.dead_letters)
+    _store(db, [(change.key, change.table_value) for change in result.states])
+    await _send(
+        consumer, tp, batches.outputs(result, settings.topics, _changelog(message_states), tp.partition)
+    )
+    _count(result)
+
+
+async def _process_members(consumer: Any, tp: Any, records: list[Any]) -> None:
+    """A batch of the cascade topic: the cascades' table values and their changelog, nothing else."""
+    db = cascade_states.data._db_for_partition(tp.partition)
+    result = batches.process_members(records, db.get)
+    await deadletters.send(result.dead_letters)
+    _store(db, result.cascades)
+    changelog = _changelog(cascade_states)
+    await _send(
+        consumer,
+        tp,
+        (batches.Output(changelog, key, value, None, tp.partition) for key, value in result.cascades),
+    )
+
+
+def _changelog(table: Any) -> str:
+    return str(table.changelog_topic.get_topic_name())
+
+
+def _store(db: Any, values: list[tuple[bytes, bytes]]) -> None:
+    """The batch's table values into the partition's RocksDB, in one write."""
+    if values:
         batch = WriteBatch(raw_mode=True)
-        for change in result.states:
-            batch.put(change.key, change.table_value)
+        for key, value in values:
+            batch.put(key, value)
         db.write(batch)
 
 
-async def _send(consumer: Any, tp: Any, result: BatchResult) -> None:
+async def _send(consumer: Any, tp: Any, outputs: Iterable[batches.Output]) -> None:
     """Hand every record of the batch to the producer of ``tp``'s transaction, and have the next
-    commit wait for their delivery."""
+    commit wait for their delivery. A table's changelog record, once delivered, moves the table's
+    persisted offset as Faust's own table writes do."""
     producer = producer_for(consumer, tp)
-    changelog = message_states.changelog_topic.get_topic_name()
+    changelogs = {_changelog(message_states): message_states, _changelog(cascade_states): cascade_states}
     deliveries = []
-    for output in batches.outputs(result, settings.topics, changelog, tp.partition):
+    for output in outputs:
         try:
             sent = await producer.send(
                 output.topic, output.value, key=output.key, partition=output.partition, headers=output.headers
             )
         except Exception as exc:
             raise OutputError.refused(output.topic, exc) from exc
-        if output.topic == changelog:
-            sent.add_done_callback(message_states._on_changelog_sent)
+        table = changelogs.get(output.topic)
+        if table is not None:
+            sent.add_done_callback(table._on_changelog_sent)
         deliveries.append(sent)
     consumer.awaits_delivery(deliveries)
 
@@ -192,4 +179,4 @@ def _count(result: BatchResult) -> None:
         monitoring.count_duplicate(event)
 
 
-raw_batches = RawBatches(set(raw_callbacks_topic.topics))
+raw_batches = RawBatches(set(raw_callbacks_topic.topics), cascade_members_topic.get_topic_name())

@@ -1,7 +1,7 @@
 """A message state in its three outward forms.
 
-- the table value: compact JSON bytes, with the event ids the state holds (the table's
-  changelog carries exactly this, so a rebuilt table dedupes as the original did);
+- the table value: compact JSON bytes (orjson, keys sorted), with the event ids the state holds
+  (the table's changelog carries exactly this, so a rebuilt table dedupes as the original did);
 - the Avro ``MessageState`` record of ``state.message.v1`` (no event ids: counts only);
 - the JSON of the table view: that record with money as decimal strings and times as
   RFC 3339 UTC strings with milliseconds.
@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from streams.state import EPOCH, CascadePick, ChannelPick, MessageState, PricePick, StatusPick
 
@@ -39,18 +40,18 @@ def to_json(state: MessageState) -> bytes:
         "short_urls": sorted(state.short_urls),
         "ids": {kind: sorted(ids) for kind, ids in state.ids.items()},
     }
-    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
 
 def provider_and_status(data: bytes) -> tuple[str, str | None]:
     """The provider and latest canonical status of a table value, without building the state."""
-    document = json.loads(data)
+    document = orjson.loads(data)
     status = document["status"]
     return document["provider"], None if status is None else status["status"]
 
 
 def from_json(data: bytes) -> MessageState:
-    document = json.loads(data)
+    document = orjson.loads(data)
     price = document["price"]
     return MessageState(
         message_key=document["message_key"],

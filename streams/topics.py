@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from streams import eos
 from streams.app import app, settings
 
 topics = settings.topics
@@ -11,7 +10,6 @@ topics = settings.topics
 raw_callbacks_topic = app.topic(
     *topics.raw_all(), topics.replay, key_serializer="raw", value_serializer="raw"
 )
-eos.dense_topics.update(raw_callbacks_topic.topics)  # written without transactions (gateway, replay)
 event_topics = {
     kind: app.topic(topics.event(kind), key_serializer="raw", value_serializer="raw")
     for kind in ("status", "price", "click", "inbound")
