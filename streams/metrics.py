@@ -1,9 +1,8 @@
 """Prometheus metrics of a worker, in a registry of the app's own, served at ``GET /metrics``.
 
-The counters and the latency histogram are counted by the agents while they handle an
-event (``streams.agents``), that is only for events that ``streams.eos.process`` lets
-through: an event dropped because it was taken before a rebalance is counted by the worker
-that handles it again, never twice. The gauges (lag, table keys, recovery) are read when
+The counters and the latency histogram are counted by the batch path once a batch is handed
+to Kafka (``streams.rawbatches``): a batch dropped because it was fetched before a rebalance is
+counted by the worker that processes it again, never twice. The gauges (lag, table keys, recovery) are read when
 ``/metrics`` is asked (``streams.workerstate``), so the hot path pays nothing for them.
 Faust's own Prometheus monitor (``faust.sensors.prometheus``) counts into the same
 registry under the prefix ``cbsp_worker_faust_`` (docs/metrics.md lists them).

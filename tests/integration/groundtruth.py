@@ -87,8 +87,9 @@ def expected_views(callbacks: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def sent_event_ids(callbacks: list[dict[str, Any]]) -> Counter[str]:
-    """The event id of every canonical event the callbacks carry, counted once per callback."""
-    return Counter(event.event_id for raw in raw_callbacks(callbacks) for event in normalize(raw))
+    """Each distinct event id the callbacks carry, once: what the event topics must hold, however
+    often a callback came (a duplicate emits nothing)."""
+    return Counter({event.event_id for raw in raw_callbacks(callbacks) for event in normalize(raw)})
 
 
 def message_keys(callbacks: list[dict[str, Any]]) -> set[bytes]:
