@@ -100,11 +100,14 @@ def test_prometheus_scrapes_the_gateway_and_the_worker_where_compose_serves_them
     services = compose()["services"]
     gateway_port = services["gateway"]["command"][-1].rsplit(":", 1)[1]
     worker = services["worker"]["environment"]
-    worker_target = f"{worker['CBSP_WORKER_WEB_HOST']}:{worker['CBSP_WORKER_WEB_PORT']}"
+    command = services["worker"]["command"]
+    processes = int(command[command.index("--processes") + 1])
+    first_port = int(worker["CBSP_WORKER_WEB_PORT"])
+    worker_targets = [f"{worker['CBSP_WORKER_WEB_HOST']}:{first_port + n}" for n in range(processes)]
     config = load_yaml(DEPLOY / "prometheus" / "prometheus.yml")
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert jobs["gateway"]["static_configs"][0]["targets"] == [f"gateway:{gateway_port}"]
-    assert jobs["worker"]["static_configs"][0]["targets"] == [worker_target]
+    assert jobs["worker"]["static_configs"][0]["targets"] == worker_targets  # each worker process
     assert all(job.get("metrics_path", "/metrics") == "/metrics" for job in jobs.values())
     for rule_file in config["rule_files"]:
         assert (DEPLOY / "prometheus" / rule_file).is_file(), rule_file
