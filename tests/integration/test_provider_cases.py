@@ -10,6 +10,7 @@ callbacks the normalizer refuses are in callbacks.dlq with the reason.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -65,12 +66,15 @@ def test_accepted_requests_become_the_canonical_events(pipeline: Pipeline, case:
         c["message_key"].encode() for c in case.spec["callbacks"]
     )
     sources = {source_of(r): r for r in raws}
-    expected = case.spec.get("events", [])
+    expected = new_to_the_states(case.spec.get("events", []))
+    repeated = len(expected) < len(case.spec.get("events", []))
+    if repeated:  # an event the states hold already (this request's, an earlier case's): not emitted
+        pipeline.wait_caught_up(case.provider)
     events = pipeline.consume(
         pipeline.topics.events_all(),
         match=lambda r: source_of_event(r) in sources,
-        count=len(expected),
-        timeout_s=20,
+        count=len(expected) + (1 if repeated else 0),
+        timeout_s=5 if repeated else 20,
     )
     got = [as_case_event(pipeline, e, sources) for e in events]
     assert sorted(got, key=json.dumps) == sorted(expected, key=json.dumps)
@@ -112,3 +116,19 @@ def as_case_event(
 
 def plain_received_at(raw: ConsumedRecord) -> str:
     return raw.headers["received_at"].decode()
+
+
+APPLIED: set[tuple[str, str, str]] = set()  # (message key, kind, event id) posted by this module
+
+
+def new_to_the_states(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events a worker emits for ``events`` after the cases posted before (the module shares
+    one worker, and some samples report the same message): those new to their message's state,
+    each once. A duplicate changes no state and emits nothing."""
+    kept = []
+    for event in events:
+        applied = (event["record"]["message_key"], event["kind"], event["record"]["event_id"])
+        if applied not in APPLIED:
+            APPLIED.add(applied)
+            kept.append(event)
+    return kept
