@@ -3,7 +3,8 @@
 The counters and the latency histogram are counted by the batch path once a batch is handed
 to Kafka (``streams.rawbatches``): a batch dropped because it was fetched before a rebalance is
 counted by the worker that processes it again, never twice. The gauges (lag, table keys,
-recovery) are read when ``/metrics`` is asked (``streams.workerstate``), so the hot path pays nothing for them.
+recovery) are read when ``/metrics`` is asked (``streams.workerstate``), so the hot path pays
+nothing for them.
 Faust's own Prometheus monitor (``faust.sensors.prometheus``) counts into the same
 registry under the prefix ``cbsp_worker_faust_`` (docs/metrics.md lists them).
 """
