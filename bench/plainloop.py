@@ -37,7 +37,9 @@ def event_of(key: bytes, payload: dict[str, object], offset: int) -> dict[str, o
     }
 
 
-async def run(bootstrap: str, names: TopicNames, count: int) -> dict[str, float]:
+async def clients(bootstrap: str, names: TopicNames) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
+    """A consumer of the raw topics from their start (no group) and an idempotent acks=all
+    producer, both started: what the baseline loops read and write with."""
     consumer = AIOKafkaConsumer(
         *names.raw_all(),
         bootstrap_servers=bootstrap,
@@ -48,6 +50,11 @@ async def run(bootstrap: str, names: TopicNames, count: int) -> dict[str, float]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
     await consumer.start()
     await producer.start()
+    return consumer, producer
+
+
+async def run(bootstrap: str, names: TopicNames, count: int) -> dict[str, float]:
+    consumer, producer = await clients(bootstrap, names)
     done = 0
     began = time.perf_counter()
     try:

@@ -18,8 +18,7 @@ import json
 import sys
 import time
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
+from bench.plainloop import clients
 from cbsp.admin import TopicPlan, ensure_topics
 from cbsp.topicnames import TopicNames
 from streams.batches import outputs, process
@@ -32,16 +31,7 @@ async def run(bootstrap: str, names: TopicNames, count: int, max_seconds: float)
     out = TopicNames(f"{names.prefix}samework.")
     changelog = f"{out.prefix}message-states-changelog"
     await ensure_topics(bootstrap, out, TopicPlan(8, 1), [changelog])
-    consumer = AIOKafkaConsumer(
-        *names.raw_all(),
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
-    await consumer.start()
-    await producer.start()
+    consumer, producer = await clients(bootstrap, names)
     states: dict[bytes, bytes] = {}
     options = NormalizeOptions()
     done = 0

@@ -103,6 +103,16 @@ class Pipeline:
         self.worker_urls.append(url)
         return url
 
+    def cbsp(self, *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+        """``cbsp <args>`` run to its end with this pipeline's environment (replay, topics, ...)."""
+        return subprocess.run(
+            [sys.executable, "-m", "cbsp", *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
+
     def start_gateway(self, **extra: str) -> str:
         port = free_port()
         process = self._spawn(

@@ -5,8 +5,6 @@ replay does to a state stored under the old mapping (every failure FAILED)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 from typing import Any
@@ -60,13 +58,7 @@ def decoded(record: ConsumedRecord) -> dict[str, Any]:
 
 
 def replay_fortytwo(pipeline: Pipeline) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "cbsp", "replay", "--provider", "fortytwo", "--no-progress"],
-        env=pipeline.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = pipeline.cbsp("replay", "--provider", "fortytwo", "--no-progress")
     assert result.returncode == 0, result.stderr
     return result.stdout
 

@@ -21,9 +21,7 @@ BUGGY = str(Path(__file__).parent / "buggy_normalizer")
 
 
 def cbsp(pipeline: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cbsp", *args], env=pipeline.env(), capture_output=True, text=True, timeout=120
-    )
+    return pipeline.cbsp(*args)
 
 
 def statuses(message_uuid: str) -> bytes:

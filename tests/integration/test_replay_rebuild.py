@@ -4,8 +4,6 @@ second replay of the same range changes nothing and emits nothing on state.messa
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 
@@ -13,13 +11,7 @@ from tests.integration.pipeline import Pipeline
 
 
 def replay(pipeline: Pipeline) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "cbsp", "replay", "--no-progress"],
-        env=pipeline.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = pipeline.cbsp("replay", "--no-progress")
     assert result.returncode == 0, result.stderr
     return result.stdout
 
