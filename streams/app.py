@@ -9,6 +9,9 @@ from streams.settings import WorkerSettings
 
 settings = WorkerSettings.from_env()
 
+PRODUCER_MAX_BATCH_BYTES = 1_000_000
+PRODUCER_LINGER_S = 0.005
+
 app = faust.App(
     settings.app_id,
     broker=settings.broker_urls,
@@ -22,6 +25,11 @@ app = faust.App(
     topic_partitions=settings.partitions,
     topic_replication_factor=settings.replication_factor,
     producer_acks=-1,
+    # The batch path hands its records over as whole record batches (streams.outbox): a batch may
+    # hold up to this much (under the broker's default message.max.bytes of 1,048,588), and the
+    # sender waits this long for the other partitions' batches to go in the same request.
+    producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
+    producer_linger=PRODUCER_LINGER_S,
     broker_session_timeout=settings.session_timeout_s,
     consumer_auto_offset_reset=settings.offset_reset,
     broker_heartbeat_interval=settings.heartbeat_interval_s,

@@ -20,6 +20,7 @@ commits and the cascade agent.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterable
@@ -31,7 +32,7 @@ from rocksdict import WriteBatch
 from streams import batches, deadletters, monitoring
 from streams.app import app, settings
 from streams.batches import BatchResult
-from streams.errors import OutputError
+from streams.outbox import Outbox
 from streams.reading import Reading
 from streams.tables import cascade_states, message_states
 from streams.topics import cascade_members_topic, raw_callbacks_topic
@@ -141,24 +142,28 @@ def _store(db: Any, values: list[tuple[bytes, bytes]]) -> None:
 
 
 async def _send(consumer: Any, tp: Any, outputs: Iterable[batches.Output]) -> None:
-    """Hand every record of the batch to the producer of ``tp``'s transaction, and have the next
-    commit wait for their delivery. A table's changelog record, once delivered, moves the table's
-    persisted offset as Faust's own table writes do."""
-    producer = producer_for(consumer, tp)
+    """Hand every record of the batch to the producer of ``tp``'s transaction, in record batches
+    (``streams.outbox``), and have the next commit wait for their delivery. A table's changelog
+    batch, once delivered, moves the table's persisted offset as Faust's own table writes do."""
+    sent = await Outbox(producer_for(consumer, tp)).send(outputs)
     changelogs = {_changelog(message_states): message_states, _changelog(cascade_states): cascade_states}
-    deliveries = []
-    for output in outputs:
-        try:
-            sent = await producer.send(
-                output.topic, output.value, key=output.key, partition=output.partition, headers=output.headers
-            )
-        except Exception as exc:
-            raise OutputError.refused(output.topic, exc) from exc
-        table = changelogs.get(output.topic)
+    for batch in sent:
+        table = changelogs.get(batch.topic)
         if table is not None:
-            sent.add_done_callback(table._on_changelog_sent)
-        deliveries.append(sent)
-    consumer.awaits_delivery(deliveries)
+            batch.delivered.add_done_callback(functools.partial(_persist_offset, table, batch.records))
+    consumer.awaits_delivery([batch.delivered for batch in sent])
+
+
+def _persist_offset(table: Any, records: int, delivered: Any) -> None:
+    """Faust's ``Table._on_changelog_sent`` for a whole batch: the offset of its last record."""
+    if delivered.cancelled() or delivered.exception() is not None:
+        return  # the commit that waits for it fails, and nothing is persisted
+    first = delivered.result()
+    last = first.offset + records - 1
+    if app.in_transaction:  # persisted when the partition's transaction commits
+        app.tables.persist_offset_on_commit(table.data, first.topic_partition, last)
+    else:
+        table.data.set_persisted_offset(first.topic_partition, last)
 
 
 def producer_for(consumer: Any, tp: Any) -> Any:

@@ -1,6 +1,6 @@
 """Put on PYTHONPATH of a worker to make Kafka refuse one record: while the file named by
-``CBSP_TEST_FAIL_ONCE_FILE`` exists, the first state record handed to the producer fails as
-aiokafka fails a send whose transaction is gone, and the file is removed (the restarted worker
+``CBSP_TEST_FAIL_ONCE_FILE`` exists, the first batch of state records handed to the producer
+fails as aiokafka fails a send whose transaction is gone, and the file is removed (the restarted worker
 sends it)."""
 
 import os
@@ -22,11 +22,11 @@ class Refusing:
     def __getattr__(self, name):  # type: ignore[no-untyped-def]
         return getattr(self.producer, name)
 
-    async def send(self, topic, *args, **kwargs):  # type: ignore[no-untyped-def]
+    async def send_batch(self, batch, topic, *, partition):  # type: ignore[no-untyped-def]
         if topic == STATE_TOPIC and FLAG.exists():
             FLAG.unlink()
             raise IllegalOperation("Can't send messages while not in transaction")
-        return await self.producer.send(topic, *args, **kwargs)
+        return await self.producer.send_batch(batch, topic, partition=partition)
 
 
 def refusing_producer(consumer, tp):  # type: ignore[no-untyped-def]
