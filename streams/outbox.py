@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.partitioner import murmur2
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from streams.batches import Output
 from streams.errors import OutputError
@@ -54,18 +55,28 @@ class Outbox:
                 partition = await self._partition_of(output.topic, output.key)
             where = (output.topic, partition)
             batch = filling.get(where)
-            if batch is None:
-                batch = filling[where] = _Filling(self._producer.create_batch())
-            if not batch.append(output):  # full: hand it over, go on in a new one
-                sent.append(await self._hand_over(output.topic, partition, batch))
-                batch = filling[where] = _Filling(self._producer.create_batch())
-                if not batch.append(output):
-                    raise OutputError(
-                        f"{output.topic}: a record of {len(output.value)} bytes is larger than a batch"
-                    )
+            if batch is None or not batch.append(output):  # none yet, or full: go on in a new one
+                if batch is not None:
+                    sent.append(await self._hand_over(output.topic, partition, batch))
+                batch = filling[where] = self._new_batch(output)
         for (topic, partition), batch in filling.items():
             sent.append(await self._hand_over(topic, partition, batch))
         return sent
+
+    def _new_batch(self, output: Output) -> _Filling:
+        """A batch that starts with ``output`` (a batch takes its first record whatever its size, so
+        the size is checked here, as ``AIOKafkaProducer.send`` checks it)."""
+        size = DefaultRecordBatchBuilder.estimate_size_in_bytes(
+            output.key, output.value, output.headers or []
+        )
+        if size > self._producer._max_request_size:
+            raise OutputError(
+                f"{output.topic}: a record of {size} bytes is larger than the producer's "
+                f"max_request_size ({self._producer._max_request_size})"
+            )
+        batch = _Filling(self._producer.create_batch())
+        batch.append(output)
+        return batch
 
     async def _hand_over(self, topic: str, partition: int, batch: _Filling) -> SentBatch:
         try:
