@@ -208,7 +208,7 @@ def _merge(key: bytes, takens: list[_Taken], read_state: StateReader, result: Ba
     if not new_events or current is None:
         return
     try:
-        record = staterecords.to_record(current)
+        record = staterecords.to_record(current, staterecords.as_millis)
         value = codecs.encode(staterecords.SCHEMA, record)
     except Exception as exc:  # noqa: BLE001  (a state its schema refuses: its new events go nowhere)
         for taken in contributors:

@@ -23,7 +23,7 @@ time, the copy applied first (the earliest in its partition) is the one that cou
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -34,6 +34,7 @@ INTERNAL_CHANNEL = "INTERNAL"  # Fortytwo reports a message first on this pseudo
 READ_STATE_ORDER = {None: 0, "UNREAD": 1, "READ": 2}
 DELIVERED_RANK = STATUS_RANKS["DELIVERED"]
 FAILURES = frozenset(status for status, rank in STATUS_RANKS.items() if rank == FINAL_RANK)
+DELIVERED_OR_LATER = frozenset(status for status, rank in STATUS_RANKS.items() if rank >= DELIVERED_RANK)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -131,9 +132,10 @@ def status_wins(candidate: StatusPick, held: StatusPick | None) -> bool:
 
 def is_conflict(statuses: frozenset[str], finals: frozenset[str]) -> bool:
     """A failure and a delivery (either order), or two different finals of equal rank."""
-    delivered = any(STATUS_RANKS[status] >= DELIVERED_RANK for status in statuses)
-    if delivered and statuses & FAILURES:
+    if not statuses.isdisjoint(DELIVERED_OR_LATER) and not statuses.isdisjoint(FAILURES):
         return True
+    if len(finals) < 2:
+        return False
     ranks = [STATUS_RANKS[status] for status in finals]
     return len(set(ranks)) < len(ranks)
 
@@ -197,18 +199,19 @@ def of_event(event: CanonicalEvent) -> MessageState:
     """The state of a message that has this one event."""
     record = event.record
     at = millis(record["occurred_at"])
-    state = MessageState(
+    event_id = event.event_id
+    shape = SHAPERS.get(event.kind)
+    return MessageState(
         message_key=event.message_key,
         provider=record["provider"],
         provider_message_id=record["provider_message_id"],
         first_event_at=at,
         last_event_at=at,
-        channel=ChannelPick(record["channel"], at, event.event_id) if record.get("channel") else None,
-        cascade=_cascade_pick(record, at, event.event_id),
-        ids={event.kind: frozenset({event.event_id})},
+        channel=ChannelPick(record["channel"], at, event_id) if record.get("channel") else None,
+        cascade=_cascade_pick(record, at, event_id),
+        ids={event.kind: frozenset((event_id,))},
+        **(shape(record, at) if shape else {}),
     )
-    shape = SHAPERS.get(event.kind)
-    return shape(state, record, at) if shape else state
 
 
 def _cascade_pick(record: Any, at: int, event_id: str) -> CascadePick | None:
@@ -217,11 +220,12 @@ def _cascade_pick(record: Any, at: int, event_id: str) -> CascadePick | None:
     return CascadePick(record["cascade_id"], record.get("cascade_step"), at, event_id)
 
 
-def _status_state(state: MessageState, record: Any, at: int) -> MessageState:
+# What an event of each kind sets beyond the fields every event sets (``of_event``).
+def _status_fields(record: Any, at: int) -> dict[str, Any]:
     status = record["status"]
     read_state = "READ" if status == "READ" else record.get("read_state")
     if status is None:
-        return replace(state, read_state=read_state)
+        return {"read_state": read_state}
     pick = StatusPick(
         status=status,
         rank=record["status_rank"],
@@ -231,22 +235,28 @@ def _status_state(state: MessageState, record: Any, at: int) -> MessageState:
         at=at,
         event_id=record["event_id"],
     )
-    finals = frozenset({status}) if record["is_final"] else frozenset()
-    return replace(state, status=pick, read_state=read_state, statuses=frozenset({status}), finals=finals)
+    statuses = frozenset((status,))
+    return {
+        "status": pick,
+        "read_state": read_state,
+        "statuses": statuses,
+        "finals": statuses if record["is_final"] else frozenset(),
+    }
 
 
-def _price_state(state: MessageState, record: Any, at: int) -> MessageState:
-    pick = PricePick(record["price"], record["currency"], record.get("parts"), at, record["event_id"])
-    return replace(state, price=pick)
+def _price_fields(record: Any, at: int) -> dict[str, Any]:
+    return {
+        "price": PricePick(record["price"], record["currency"], record.get("parts"), at, record["event_id"])
+    }
 
 
-def _click_state(state: MessageState, record: Any, at: int) -> MessageState:
-    urls = frozenset({record["short_url"]}) if record.get("short_url") else frozenset()
-    return replace(state, last_click_at=at, short_urls=urls)
+def _click_fields(record: Any, at: int) -> dict[str, Any]:
+    urls = frozenset((record["short_url"],)) if record.get("short_url") else frozenset()
+    return {"last_click_at": at, "short_urls": urls}
 
 
-SHAPERS: dict[str, Callable[[MessageState, Any, int], MessageState]] = {
-    "status": _status_state,
-    "price": _price_state,
-    "click": _click_state,
+SHAPERS: dict[str, Callable[[Any, int], dict[str, Any]]] = {
+    "status": _status_fields,
+    "price": _price_fields,
+    "click": _click_fields,
 }

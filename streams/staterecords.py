@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -72,35 +72,34 @@ def from_json(data: bytes) -> MessageState:
     )
 
 
-def to_record(state: MessageState) -> dict[str, Any]:
-    """The Avro ``MessageState`` record (times as aware datetimes, money as Decimal)."""
+def to_record(state: MessageState, time: Callable[[int | None], Any] | None = None) -> dict[str, Any]:
+    """The Avro ``MessageState`` record (times as aware datetimes, money as Decimal).
+
+    ``time=as_millis`` leaves the times as epoch milliseconds, which the Avro writer takes as they
+    are: what the worker encodes, without a datetime per time and back.
+    """
+    at = moment if time is None else time
     return {
         "message_key": state.message_key,
         "provider": state.provider,
         "provider_message_id": state.provider_message_id,
-        "status": _status_record(state.status),
+        "status": None
+        if state.status is None
+        else {**_status_fields(state.status), "at": at(state.status.at)},
         "read_state": state.read_state,
         "channel": state.channel.channel if state.channel else None,
         "cascade_id": state.cascade.cascade_id if state.cascade else None,
         "cascade_step": state.cascade.step if state.cascade else None,
-        "price": _price_record(state.price),
+        "price": None if state.price is None else {**_price_fields(state.price), "at": at(state.price.at)},
         "click_count": state.click_count,
         "short_urls": sorted(state.short_urls),
-        "last_click_at": moment(state.last_click_at),
+        "last_click_at": at(state.last_click_at),
         "inbound_count": state.inbound_count,
-        "first_event_at": moment(state.first_event_at),
-        "last_event_at": moment(state.last_event_at),
+        "first_event_at": at(state.first_event_at),
+        "last_event_at": at(state.last_event_at),
         "event_count": state.event_count,
         "conflict": state.conflict,
     }
-
-
-def _status_record(status: StatusPick | None) -> dict[str, Any] | None:
-    return None if status is None else {**_status_fields(status), "at": moment(status.at)}
-
-
-def _price_record(price: PricePick | None) -> dict[str, Any] | None:
-    return None if price is None else {**_price_fields(price), "at": moment(price.at)}
 
 
 # The picks as dicts, field by field: ``dataclasses.asdict`` deep-copies every value on the way,
@@ -133,6 +132,10 @@ def _channel_fields(pick: ChannelPick) -> dict[str, Any]:
 
 def _cascade_fields(pick: CascadePick) -> dict[str, Any]:
     return {"cascade_id": pick.cascade_id, "step": pick.step, "at": pick.at, "event_id": pick.event_id}
+
+
+def as_millis(epoch_millis: int | None) -> int | None:
+    return epoch_millis
 
 
 def moment(epoch_millis: int | None) -> datetime | None:
