@@ -174,7 +174,7 @@ def _stream(stream: dict[str, Any] | None) -> Iterator[Figure]:
 
 def _drain_note(drain: dict[str, Any], backlog: int | None) -> str:
     if not drain.get("finished"):
-        return "did not finish"
+        return f"{NOT_MEASURED}: {drain.get('why', 'the drain did not finish')}"
     if drain.get("drained_all", True):
         return ""
     return f"measured over {drain['seconds']:.0f} s of a {backlog or 0:,}-callback backlog"

@@ -131,7 +131,7 @@ def test_each_figure_has_its_baseline_ratio_and_target() -> None:
     assert figures["one worker process, against the client ceiling"].ratio == 0.25
     assert figures["one worker process, absolute"].met is False
     two = figures["one worker, --processes 2"]
-    assert two.value is None and two.note == "did not finish" and two.ratio is None
+    assert two.value is None and two.note == "not measured: the drain did not finish" and two.ratio is None
     assert figures["200 -> state visible, p99, at 500 callbacks/s"].met is False
     million = figures["fresh worker, 1,000,000 states: views answer"]
     assert (million.ratio, million.met) == (50.0 / 8.0, True)
@@ -273,3 +273,10 @@ def test_the_results_section_of_the_page_is_rendered_from_the_saved_runs() -> No
         "docs/benchmarks.md is not what `python -m bench.report --update-docs` writes from "
         "docs/benchmark-results.json"
     )
+
+
+def test_a_drain_rate_runs_from_commit_to_commit() -> None:
+    from bench.stream import _commits
+
+    samples = [(0.0, 0), (0.5, 0), (1.0, 100), (1.5, 100), (2.0, 100), (2.5, 300), (3.0, 300)]
+    assert _commits(samples) == [(1.0, 100), (2.5, 300)]  # when each total was first seen
