@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run test unit faults lint format docs bench bench-quick kafka-up kafka-down kafka-status clean
+.PHONY: help install browser run test unit faults lint format docs bench bench-quick stress-two-workers kafka-up kafka-down kafka-status clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ bench: install ## the benchmarks (about 14 minutes): numbers and plots in bench-
 
 bench-quick: ## a 2-minute smoke run of the benchmarks (small numbers, not for publishing)
 	$(MAKE) bench BENCH_ARGS=--quick
+
+stress-two-workers: install ## two workers started together on a backlog, 20 times: counts runs and stalls (about 8 minutes)
+	$(PY) -m bench.stress $(STRESS_ARGS)
 
 kafka-up: install ## start the local single-node Kafka (idempotent)
 	$(PY) -m cbsp kafka up
