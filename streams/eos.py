@@ -50,6 +50,7 @@ import shutil
 from pathlib import Path
 from typing import Any, NoReturn
 
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from faust.transport.consumer import TopicPartitionGroup, TransactionManager
 from faust.transport.drivers import aiokafka as aiokafka_driver
@@ -189,10 +190,17 @@ class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is unty
         return offset
 
     async def perform_seek(self) -> None:
+        """Faust's seek to the committed offsets, and the batch path's partitions to where it reads
+        them from: Faust seeks a partition only if its committed offset is above 0, so one whose
+        records were fetched before this (and dropped: the flow was stopped) would stay at the
+        position after them, and the batch path would wait for records that never come."""
         await super().perform_seek()
         await start_offsets(self)
         if batch_reader is not None:
             batch_reader.start(self)
+            await seek_in_consumer_thread(
+                self, {tp: offset for tp, offset in batch_reader.next_offsets.items() if offset is not None}
+            )
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         """Commit what was processed before Faust forgets it.
@@ -251,6 +259,26 @@ def claim_tables(tabledir: Path) -> bool:
 def release_tables(tabledir: Path) -> None:
     """The tables match the committed changelogs: the next run may keep them."""
     (tabledir.parent / IN_USE_MARKER).unlink(missing_ok=True)
+
+
+async def seek_in_consumer_thread(consumer: Any, offsets: dict[Any, int]) -> None:
+    """Move the fetch positions of ``offsets``' partitions, in Faust's consumer thread.
+
+    aiokafka's consumer belongs to that thread's event loop: its ``seek`` drops the partition's
+    fetched records and wakes the fetcher with a future of that loop. Faust's own ``seek`` calls
+    it from the caller's thread, where the wake-up is not seen until something else wakes the
+    fetcher.
+    """
+    if not offsets:
+        return
+    thread = consumer._thread
+    client = thread._ensure_consumer()
+
+    def seek_all() -> None:
+        for tp, offset in offsets.items():
+            client.seek(TopicPartition(tp.topic, tp.partition), offset)
+
+    await thread.call_thread(seek_all)
 
 
 async def start_offsets(consumer: Any) -> None:

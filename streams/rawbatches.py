@@ -29,7 +29,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from rocksdict import WriteBatch
 
-from streams import batches, deadletters, monitoring
+from streams import batches, deadletters, eos, monitoring
 from streams.app import app, settings
 from streams.batches import BatchResult
 from streams.outbox import Outbox
@@ -92,7 +92,7 @@ class RawBatches:
                 fetched_next,
             )
             monitoring.count_read_again(tp.topic)
-            await consumer.seek(tp, run.read_again_from)
+            await eos.seek_in_consumer_thread(consumer, {tp: run.read_again_from})
 
     async def _process(self, consumer: Any, tp: Any, records: list[Any]) -> None:
         if tp.topic == self.members:
