@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from streams.processes import default_count, free_ports
 from tests.integration.pipeline import free_port
 
 
@@ -36,7 +37,9 @@ def printed_command(lines: list[str], heading: str) -> str:
 
 
 def test_dev_run_serves_the_printed_commands_and_stops_everything(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("kafka", "controller", "gateway", "worker")}
+    ports = {name: free_port() for name in ("kafka", "controller", "gateway")}
+    # `cbsp dev` runs `cbsp worker` with a process per core, each on the next web port: all free
+    ports["worker"] = free_ports(default_count(), avoid=tuple(ports.values()))
     env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
     env.update(
         CBSP_KAFKA_HOME=str(tmp_path / "kafka"),
