@@ -99,9 +99,10 @@ class Services:
         return url, process
 
     def worker(
-        self, name: str, app_id: str, processes: int = 1, **env: str
+        self, name: str, app_id: str, processes: int = 1, wait: bool = True, **env: str
     ) -> tuple[str, subprocess.Popen[bytes]]:
-        """``cbsp worker --processes N``: its first process's URL (web ports from there on)."""
+        """``cbsp worker --processes N``: its first process's URL (web ports from there on); with
+        ``wait``, once its views answer."""
         self.app_ids.add(app_id)
         port = free_ports(processes)
         process = self.spawn(
@@ -116,7 +117,8 @@ class Services:
             **env,
         )
         url = f"http://127.0.0.1:{port}"
-        wait_http(f"{url}/messages/revicom/-", process, timeout_s=180)
+        if wait:
+            wait_http(f"{url}/messages/revicom/-", process, timeout_s=180)
         return url, process
 
     def loadgen(self, url: str, *args: str) -> dict[str, Any]:

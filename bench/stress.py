@@ -24,29 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.preload import preload
-from bench.services import Services, delete_topics, free_ports, local_broker
+from bench.services import Services, delete_topics, local_broker
 from bench.stream import committed, end_offsets
 from cbsp.admin import TopicPlan, ensure_topics
 
 
 def start_two(services: Services, app_id: str) -> list[Any]:
     """Two workers of one group, the second started right after the first (no wait between)."""
-    processes = []
-    for n in (1, 2):
-        name = f"{app_id}-w{n}"
-        processes.append(
-            services.spawn(
-                name,
-                "cbsp",
-                "worker",
-                "--processes",
-                "1",
-                CBSP_WORKER_APP_ID=app_id,
-                CBSP_WORKER_WEB_PORT=str(free_ports(1)),
-                CBSP_WORKER_DATA_DIR=str(services.workdir / name),
-            )
-        )
-    return processes
+    return [services.worker(f"{app_id}-w{n}", app_id, wait=False)[1] for n in (1, 2)]
 
 
 def one_run(services: Services, total: int, deadline_s: float, stall_s: float) -> dict[str, Any]:
