@@ -12,11 +12,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import e2e, ingest, recovery, report, stream
+from bench import e2e, ingest, overload, recovery, report, stream
 from bench.services import Services, local_broker
 from cbsp.localkafka import KAFKA_VERSION
 
-STAGES = {"ingest": ingest.run, "stream": stream.run, "e2e": e2e.run, "recovery": recovery.run}
+STAGES = {
+    "ingest": ingest.run,
+    "overload": overload.run,
+    "stream": stream.run,
+    "e2e": e2e.run,
+    "recovery": recovery.run,
+}
 
 
 def machine() -> dict[str, Any]:

@@ -75,6 +75,7 @@ def ratio(value: float | None, baseline: float | None) -> float | None:
 def figures(results: dict[str, Any]) -> list[Figure]:
     return [
         *_ingest(results.get("ingest")),
+        *_overload(results.get("overload")),
         *_stream(results.get("stream")),
         *_e2e(results.get("e2e")),
         *_recovery(results.get("recovery")),
@@ -123,6 +124,77 @@ def _ingest(ingest: dict[str, Any] | None) -> Iterator[Figure]:
             "no-op server process",
             noop.get("peak_rss_mb_per_process"),
             Target("<", 150),
+        )
+
+
+def _overload(overload: dict[str, Any] | None) -> Iterator[Figure]:
+    if not overload:
+        return
+    rate = overload["saturation_rate"]
+    saturation = "saturation, closed loop (vegeta, 32 connections)"
+    normal = overload["normal"]["p99_ms"]
+    for multiple in overload["multiples"]:
+        shot = overload[f"at_{multiple}x"]
+        at = f"at {multiple}x saturation ({shot['offered_rate']:,.0f} req/s offered)"
+        statuses = ", ".join(f"{count:,} x {code}" for code, count in sorted(shot["statuses"].items()))
+        yield Figure(
+            "overload",
+            f"200s per second {at}",
+            shot["ok_per_s"],
+            "requests/s",
+            saturation,
+            rate,
+            Target(">=", 0.9, "ratio"),
+            statuses,
+        )
+        yield Figure(
+            "overload", f"answer time p99, 200 or 503, {at}", shot["p99_ms"], "ms", target=Target("<", 1000)
+        )
+        yield Figure(
+            "overload",
+            f"requests without an answer {at}",
+            shot["no_answer"],
+            "requests",
+            target=Target("<", 1),
+            note=f"of {shot['requests']:,} sent",
+        )
+        after = shot["after"]
+        back = shot["recovered_after_s"]
+        windows = ", ".join(_number(w) for w in after["windows_p99_ms"])
+        yield Figure(
+            "overload",
+            f"after {multiple}x: p99 back under the normal figure",
+            back if back is not None else after["seconds"],
+            "s",
+            target=Target("<", 5),
+            note=(
+                ("" if back is not None else "not back within the seconds measured; ")
+                + f"normal p99 {_number(normal)} ms at {rate / 2:,.0f} req/s; "
+                + f"each second's p99 after: {windows} ms"
+            ),
+        )
+    raw = overload["raw"]
+    yield Figure(
+        "overload",
+        "callbacks answered 200 but missing from the raw topic",
+        raw["acknowledged_missing"],
+        "callbacks",
+        target=Target("<", 1),
+        note=f"{raw['acknowledged']:,} answered 200, {raw['on_raw_topic']:,} on the raw topic",
+    )
+    unbounded = overload.get("unbounded_at_2x")
+    if unbounded:
+        at = "without the bound (as before admission control), at 2x saturation"
+        yield Figure(
+            "overload", f"200s per second {at}", unbounded["ok_per_s"], "requests/s", saturation, rate
+        )
+        yield Figure("overload", f"answer time p99 {at}", unbounded["p99_ms"], "ms")
+        yield Figure(
+            "overload",
+            f"requests without an answer {at}",
+            unbounded["no_answer"],
+            "requests",
+            note=f"of {unbounded['requests']:,} sent (vegeta's timeout: 10 s)",
         )
 
 

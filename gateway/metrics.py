@@ -21,6 +21,8 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 PREFIX = "cbsp_gateway_"
 # produce latency buckets, seconds: a local acks=all round trip is milliseconds, the timeout is seconds
 PRODUCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# a request's wait for a server thread, seconds: near zero below capacity, the bound (0.5 s) above it
+QUEUE_WAIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class Metrics:
     spool_drained: Counter
     spool_records: Gauge
     spool_oldest_age: Gauge
+    overload_refused: Counter
+    queue_wait_seconds: Histogram
     # labelled children already made, for the per-request counts: ``labels()`` takes a lock and
     # checks its arguments on every call; a dict lookup is a fraction of that
     _children: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False)
@@ -47,6 +51,12 @@ class Metrics:
 
     def observe_produce(self, outcome: str, seconds: float) -> None:
         self._child(self.produce_seconds, "produce", outcome).observe(seconds)
+
+    def count_overload_refused(self, reason: str) -> None:
+        self._child(self.overload_refused, "overload", reason).inc()
+
+    def observe_queue_wait(self, seconds: float) -> None:
+        self.queue_wait_seconds.observe(seconds)
 
     def _child(self, metric: Any, *key: str) -> Any:
         child = self._children.get(key)
@@ -116,6 +126,19 @@ def create_metrics() -> Metrics:
             "Age of the oldest record in the local spool (0 when empty)",
             registry=registry,
             multiprocess_mode="mostrecent",
+        ),
+        overload_refused=Counter(
+            PREFIX + "overload_refused",
+            "Callback requests answered 503 overloaded before they were read (nothing stored), "
+            "by reason: queue_wait (waited over the bound for a server thread), queue_full",
+            ["reason"],
+            registry=registry,
+        ),
+        queue_wait_seconds=Histogram(
+            PREFIX + "queue_wait_seconds",
+            "Time a request waited for a server thread (gateway.admission)",
+            buckets=QUEUE_WAIT_BUCKETS,
+            registry=registry,
         ),
     )
 

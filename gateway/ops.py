@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from gateway.admission import ENVIRON_KEY, OverloadLog, Ticket
 from gateway.errors import SpoolUnavailableError
 from gateway.metrics import Metrics, render
 from gateway.openapi import build_spec
@@ -27,11 +28,13 @@ def healthz() -> ResponseReturnValue:
 @blueprint.get("/readyz")
 def readyz() -> ResponseReturnValue:
     """Ready: Kafka answers and the spool is empty. Degraded (still 200): callbacks are being
-    spooled or drained. Not ready (503): neither Kafka nor the spool can take a callback."""
+    spooled or drained. Not ready (503): neither Kafka nor the spool can take a callback.
+    Refusing requests for overload changes none of that (``admission`` says so): taking a
+    gateway out of the balancer for it would move its load onto the others."""
     producer: RawProducer = current_app.extensions["cbsp_producer"]
     spool: Spool | None = current_app.extensions["cbsp_spool"]
     kafka = producer.is_ready()
-    body: dict[str, Any] = {"kafka": "reachable" if kafka else "unreachable"}
+    body: dict[str, Any] = {"kafka": "reachable" if kafka else "unreachable", "admission": _admission_body()}
     spool_takes = False
     if spool is not None:
         stats = _spool_stats(spool)
@@ -61,6 +64,21 @@ def metrics() -> ResponseReturnValue:
 @blueprint.get("/openapi.json")
 def openapi() -> ResponseReturnValue:
     return jsonify(build_spec(REGISTRY))
+
+
+def _admission_body() -> dict[str, Any]:
+    """This process's admission control: its bounds, its queue as this request saw it, refusals."""
+    settings = current_app.config["CBSP_SETTINGS"]
+    overload: OverloadLog = current_app.extensions["cbsp_overload"]
+    ticket: Ticket | None = request.environ.get(ENVIRON_KEY)
+    return {
+        "state": "refusing" if overload.refusing() else "admitting",
+        "max_queue_wait_ms": round(settings.max_queue_wait_s * 1000),
+        "max_queued": settings.max_queued,
+        "queued": ticket.queued if ticket else None,
+        "this_request_waited_ms": round(ticket.waited_s * 1000, 1) if ticket else None,
+        "refused": dict(overload.totals),
+    }
 
 
 def _spool_stats(spool: Spool) -> SpoolStats | None:

@@ -72,7 +72,8 @@ class ServerSettings:
             "bind": self.bind,
             "workers": self.workers,
             "threads": self.threads,
-            "worker_class": "gthread",
+            # gthread, with the wait of each request for a thread known (gateway.admission)
+            "worker_class": "gateway.serverworker.AdmissionWorker",
             "graceful_timeout": self.graceful_timeout_s,
             "timeout": 60,
             "keepalive": 5,

@@ -30,6 +30,11 @@ ENV_SPOOL_MAX_BYTES = "CBSP_GATEWAY_SPOOL_MAX_BYTES"
 ENV_SPOOL_AFTER = "CBSP_GATEWAY_SPOOL_AFTER_S"
 ENV_SPOOL_MIN_FREE = "CBSP_GATEWAY_SPOOL_MIN_FREE_BYTES"
 
+# admission control (gateway.admission): the bound on a request's wait for a server thread
+ENV_MAX_QUEUE_WAIT = "CBSP_GATEWAY_MAX_QUEUE_WAIT_S"
+ENV_MAX_QUEUED = "CBSP_GATEWAY_MAX_QUEUED"
+ENV_OVERLOAD_RETRY_AFTER = "CBSP_GATEWAY_OVERLOAD_RETRY_AFTER_S"
+
 ENV_PER_PROVIDER = (ENV_BASIC_AUTH, ENV_TOKEN, ENV_ALLOWED_IPS)
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
@@ -64,6 +69,9 @@ class Settings:
     spool_max_bytes: int = 1024**3
     spool_min_free_bytes: int = 64 * 1024**2  # left free on the spool's disk, so it can drain
     spool_after_s: float = 2.0  # how long a request waits for Kafka before its records are spooled
+    max_queue_wait_s: float = 0.5  # a callback request that waited longer for a thread: 503 overloaded
+    max_queued: int = 512  # requests waiting for a thread, per process, past which the next is refused
+    overload_retry_after_s: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -80,6 +88,9 @@ class Settings:
             spool_max_bytes=_positive(env, ENV_SPOOL_MAX_BYTES, cls.spool_max_bytes),
             spool_min_free_bytes=_positive(env, ENV_SPOOL_MIN_FREE, cls.spool_min_free_bytes, zero=True),
             spool_after_s=_positive(env, ENV_SPOOL_AFTER, cls.spool_after_s),
+            max_queue_wait_s=_positive(env, ENV_MAX_QUEUE_WAIT, cls.max_queue_wait_s),
+            max_queued=_positive(env, ENV_MAX_QUEUED, cls.max_queued),
+            overload_retry_after_s=_positive(env, ENV_OVERLOAD_RETRY_AFTER, cls.overload_retry_after_s),
         )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench import report
 
-STAGES = ["ingest", "stream", "e2e", "recovery"]
+STAGES = ["ingest", "overload", "stream", "e2e", "recovery"]
 
 
 def test_the_quick_benchmark_runs_every_stage_and_saves_figures_beside_baselines_and_plots(

@@ -9,7 +9,7 @@ from gateway.server import ServerSettings, main
 
 def test_defaults_serve_plain_http_with_gthread_workers() -> None:
     options = ServerSettings.from_env({}).gunicorn_options()
-    assert options["worker_class"] == "gthread"
+    assert options["worker_class"] == "gateway.serverworker.AdmissionWorker"
     assert (options["workers"], options["threads"], options["bind"]) == (2, 8, "127.0.0.1:8080")
     assert "certfile" not in options
     assert options["forwarded_allow_ips"] == ""  # no proxy is trusted unless configured

@@ -42,6 +42,7 @@ DASHBOARD_MUST_USE = {
 }
 # the conditions the runbook covers, as the anchor each alert links to
 ALERT_ANCHORS = {
+    "CbspGatewayOverloaded": "the-gateway-refuses-requests-overloaded",
     "CbspKafkaUnreachable": "kafka-unreachable",
     "CbspSpoolGrowing": "spool-growing",
     "CbspDeadLettersGrowing": "dlq-growing",

@@ -1,0 +1,159 @@
+"""Admission control: the decision, the answer, the counts and the log, without a server.
+
+The server worker's part (stamping the queue) runs in tests/integration/test_gateway_overload.py
+against a real gunicorn and a real broker.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from flask import Flask
+
+from gateway import create_app
+from gateway.admission import OverloadLog, Ticket, hand_over
+from gateway.metrics import render
+from gateway.settings import Settings
+
+ADMISSION_LOGGER = "gateway.admission"
+
+
+@pytest.fixture
+def app() -> Flask:
+    return create_app(
+        Settings.from_env(
+            {
+                "CBSP_GATEWAY_SPOOL_ENABLED": "false",
+                "CBSP_EDNA_TOKEN": "edna-token",
+                "CBSP_GATEWAY_MAX_QUEUE_WAIT_S": "0.25",
+                "CBSP_GATEWAY_OVERLOAD_RETRY_AFTER_S": "7",
+            }
+        )
+    )
+
+
+def metric(app: Flask, line_start: str) -> float:
+    text, _ = render(app.extensions["cbsp_metrics"])
+    for line in text.decode().splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no metric line starts with {line_start!r}")
+
+
+def post_edna(app: Flask) -> tuple[int, dict[str, str], dict[str, str]]:
+    # no credentials: the app would answer 401 (before it reads the body, with no Kafka needed);
+    # a 503 shows the request never reached it
+    response = app.test_client().post("/v1/callbacks/edna", data=b"{}", content_type="application/json")
+    return response.status_code, dict(response.headers), response.get_json(silent=True) or {}
+
+
+def test_a_callback_request_that_waited_past_the_bound_is_refused_before_it_is_read(app: Flask) -> None:
+    hand_over(Ticket(waited_s=0.4, queue_full=False, queued=37))
+    status, headers, body = post_edna(app)
+    assert status == 503
+    assert headers["Retry-After"] == "7"
+    assert len(headers["X-Request-Id"]) == 32
+    assert body["error"] == "overloaded"
+    assert "waited 400 ms for a server thread (bound 250 ms)" in body["detail"]
+    assert "nothing was stored" in body["detail"]
+    assert metric(app, 'cbsp_gateway_overload_refused_total{reason="queue_wait"}') == 1
+    assert metric(app, 'cbsp_gateway_http_requests_total{code="503",provider="edna"}') == 1
+    assert metric(app, "cbsp_gateway_queue_wait_seconds_count") == 1
+
+
+def test_a_request_that_found_the_queue_full_is_refused_at_once(app: Flask) -> None:
+    hand_over(Ticket(waited_s=0.001, queue_full=True, queued=512))
+    status, _, body = post_edna(app)
+    assert status == 503
+    assert "512 requests were already waiting for a server thread" in body["detail"]
+    assert metric(app, 'cbsp_gateway_overload_refused_total{reason="queue_full"}') == 1
+
+
+def test_a_request_within_the_bound_is_served(app: Flask) -> None:
+    hand_over(Ticket(waited_s=0.2, queue_full=False, queued=3))
+    status, _, body = post_edna(app)
+    assert (status, body["error"]) == (401, "missing_credentials")  # judged by the app
+
+
+def test_without_a_ticket_every_request_is_served(app: Flask) -> None:
+    status, _, body = post_edna(app)  # the test client, or a server other than cbsp gateway
+    assert (status, body["error"]) == (401, "missing_credentials")
+
+
+def test_operations_endpoints_are_served_however_long_they_waited(app: Flask) -> None:
+    hand_over(Ticket(waited_s=3.0, queue_full=True, queued=900))
+    response = app.test_client().get("/readyz")
+    admission = response.get_json()["admission"]
+    assert admission["queued"] == 900
+    assert admission["this_request_waited_ms"] == 3000.0
+    assert (admission["max_queue_wait_ms"], admission["max_queued"]) == (250, 512)
+    assert admission["state"] == "admitting"
+    hand_over(Ticket(waited_s=3.0, queue_full=False, queued=900))
+    assert app.test_client().get("/metrics").status_code == 200
+    hand_over(Ticket(waited_s=3.0, queue_full=False, queued=900))
+    post_edna(app)
+    admission = app.test_client().get("/readyz").get_json()["admission"]
+    assert admission["state"] == "refusing"
+    assert admission["refused"] == {"queue_wait": 1, "queue_full": 0}
+    assert admission["queued"] is None  # not served by the server worker
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_refusals_are_logged_once_a_second_and_the_end_once(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    log = OverloadLog(max_wait_s=0.5, clock=clock)
+    with caplog.at_level(logging.WARNING, logger=ADMISSION_LOGGER):
+        for step in range(300):  # 300 refusals over 3 s: 100 a second
+            clock.now = 100.0 + step / 100
+            log.refused(
+                Ticket(0.5 + step / 1000, step % 3 == 0, 40), "queue_full" if step % 3 == 0 else "queue_wait"
+            )
+            log.admitted()  # requests let in meanwhile: the overload is not over
+        lines = [r.getMessage() for r in caplog.records if r.name == ADMISSION_LOGGER]
+        assert len(lines) == 3  # at 100.0, 101.0 and 102.0
+        assert lines[0].startswith("overloaded: refused 1 callback requests with 503 since the last line")
+        assert "refused 100 callback requests" in lines[1]
+        assert "(67 waited over 500 ms for a thread, 33 found the queue full)" in lines[1]
+        assert "longest wait 600 ms, 40 waiting now" in lines[1]
+        assert "docs/runbook.md" in lines[1]
+        assert log.totals == {"queue_wait": 200, "queue_full": 100}
+        clock.now = 104.0
+        log.admitted()
+        log.admitted()
+        lines = [r.getMessage() for r in caplog.records if r.name == ADMISSION_LOGGER]
+    assert len(lines) == 4
+    assert lines[3] == (
+        "overload over: this process refused 300 callback requests in 3.0 s; it serves every request again"
+    )
+    assert log.refusing()  # the status says so for 5 s after the last refusal
+    assert not log.refusing(within_s=1.0)
+    clock.now = 108.0
+    assert not log.refusing()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CBSP_GATEWAY_MAX_QUEUE_WAIT_S", "0"),
+        ("CBSP_GATEWAY_MAX_QUEUE_WAIT_S", "soon"),
+        ("CBSP_GATEWAY_MAX_QUEUED", "-1"),
+        ("CBSP_GATEWAY_MAX_QUEUED", "1.5"),
+        ("CBSP_GATEWAY_OVERLOAD_RETRY_AFTER_S", "0"),
+    ],
+)
+def test_bad_bounds_are_refused_with_the_variable_named(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_the_defaults() -> None:
+    settings = Settings.from_env({})
+    assert (settings.max_queue_wait_s, settings.max_queued, settings.overload_retry_after_s) == (0.5, 512, 5)
