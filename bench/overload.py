@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
+import resource
 import subprocess
 import threading
 import urllib.request
@@ -30,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from bench import vegeta
+from bench.ingest import children, cpu_seconds
 from bench.loadgen import percentile
 from bench.payloads import edna_status
 from bench.services import CREDENTIALS, Services
 from bench.stream import end_offsets
 from cbsp.admin import TopicPlan, ensure_topics
+from cbsp.localkafka import LocalKafka
 from cbsp.topicnames import TopicNames
 
 MULTIPLES = (2, 4)
@@ -43,17 +46,12 @@ WINDOW_S = 1.0
 NO_TARGETS = "no targets to attack"
 
 
-def run(services: Services, quick: bool) -> dict[str, Any]:
-    seconds = (
-        {"saturation": 2, "normal": 2, "load": 3, "after": 4}
-        if quick
-        else {
-            "saturation": 10,
-            "normal": 10,
-            "load": 30,
-            "after": 15,
-        }
-    )
+QUICK_SECONDS = {"saturation": 2, "normal": 2, "load": 3, "after": 4}
+FULL_SECONDS = {"saturation": 10, "normal": 10, "load": 30, "after": 15}
+
+
+def run(services: Services, quick: bool, seconds: dict[str, float] | None = None) -> dict[str, Any]:
+    seconds = seconds or (QUICK_SECONDS if quick else FULL_SECONDS)
     prefix = f"{services.prefix}overload."
     topics = TopicNames(prefix)
     asyncio.run(ensure_topics(services.bootstrap, topics, TopicPlan()))
@@ -64,7 +62,7 @@ def run(services: Services, quick: bool) -> dict[str, Any]:
     result: dict[str, Any] = {"seconds": seconds, "multiples": list(MULTIPLES)}
     url, gateway = services.gateway("cbsp", CBSP_TOPIC_PREFIX=prefix)
     try:
-        shooter = Shooter(url, workdir, ids)
+        shooter = Shooter(url, gateway.pid, workdir, ids)
         saturation = shooter.shot("saturation", seconds["saturation"], rate=None)
         rate = saturation["ok_per_s"]
         result["saturation_rate"] = rate
@@ -91,7 +89,7 @@ def run(services: Services, quick: bool) -> dict[str, Any]:
     if not quick:
         url, gateway = services.gateway("cbsp", CBSP_TOPIC_PREFIX=prefix, **UNBOUNDED)
         try:
-            shooter = Shooter(url, workdir, ids)
+            shooter = Shooter(url, gateway.pid, workdir, ids)
             result["unbounded_at_2x"] = shooter.shot("unbounded_at_2x", seconds["load"], rate=rate * 2)
         finally:
             services.stop(gateway)
@@ -101,8 +99,11 @@ def run(services: Services, quick: bool) -> dict[str, Any]:
 class Shooter:
     """Runs vegeta shots at one gateway, each with fresh message ids, and sums them up."""
 
-    def __init__(self, url: str, workdir: Path, ids: Iterator[int]) -> None:
+    def __init__(self, url: str, server_pid: int, workdir: Path, ids: Iterator[int]) -> None:
         self.url = url
+        self.server_pid = server_pid
+        broker = LocalKafka.from_env().running_pid()  # the local broker shares the machine's cores
+        self.broker_pids = [broker] if broker is not None else []
         self.workdir = workdir
         self.ids = ids
         self.total_ok = 0
@@ -113,12 +114,15 @@ class Shooter:
         targets = self.workdir / f"{name}.targets"
         vegeta.write_targets(targets, (self._target(next(self.ids)) for _ in range(count)))
         before = gateway_metrics(self.url)
+        servers = children(self.server_pid)
+        cpu_before = (cpu_seconds(servers), cpu_seconds(self.broker_pids), _children_cpu())
         backlog = BacklogSampler(self.port)
         backlog.start()
         try:
             hits = vegeta.attack(targets, self.workdir / f"{name}.bin", duration_s, rate)
         finally:
             backlog.stop()
+        cpu = (cpu_seconds(servers), cpu_seconds(self.broker_pids), _children_cpu())
         targets.unlink()
         if any(hit.error == NO_TARGETS for hit in hits):
             raise RuntimeError(f"overload shot {name}: vegeta ran out of its {count} targets")
@@ -127,6 +131,12 @@ class Shooter:
         summary["offered_rate"] = rate
         summary["gateway"] = metrics_delta(before, after)
         summary["listen_backlog_max"] = backlog.highest
+        # where the machine's two cores went, per second of the shot: the gateway's processes,
+        # the local broker, vegeta (the shot lasts a little longer than duration_s: the last answers)
+        summary["cpu_cores"] = {
+            part: round((after_s - before_s) / duration_s, 2)
+            for part, before_s, after_s in zip(("gateway", "broker", "vegeta"), cpu_before, cpu, strict=True)
+        }
         self.total_ok += summary["statuses"].get("200", 0)
         return summary
 
@@ -134,6 +144,11 @@ class Shooter:
         request = edna_status(n)
         headers = {"Content-Type": request.content_type, "X-Callback-Token": CREDENTIALS["CBSP_EDNA_TOKEN"]}
         return vegeta.Target(f"{self.url}/v1/callbacks/edna", request.body, headers)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def summarize(hits: list[vegeta.Hit], duration_s: float) -> dict[str, Any]:

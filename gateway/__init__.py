@@ -16,7 +16,7 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from gateway import callbacks, ops
-from gateway.admission import AdmissionControl, OverloadLog
+from gateway.admission import Admission, AdmissionControl
 from gateway.delivery import Delivery
 from gateway.drainer import Drainer
 from gateway.errors import GatewayError, InternalError
@@ -57,11 +57,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["cbsp_spool"] = spool
     app.extensions["cbsp_delivery"] = Delivery(producer, spool, settings.spool_after_s)
     app.extensions["cbsp_drainer"] = Drainer(spool, producer, metrics) if spool is not None else None
-    overload = app.extensions["cbsp_overload"] = OverloadLog(settings.max_queue_wait_s)
-    # outermost: a request refused for overload costs no Flask request, no body read, no produce
-    app.wsgi_app = AdmissionControl(  # type: ignore[method-assign]
-        app.wsgi_app, metrics, settings.max_queue_wait_s, settings.overload_retry_after_s, overload
+    # the server worker (gateway.serverworker) asks it before the app sees a request
+    admission = app.extensions["cbsp_admission"] = Admission(
+        metrics, settings.max_queue_wait_s, settings.overload_retry_after_s
     )
+    app.wsgi_app = AdmissionControl(app.wsgi_app, admission)  # type: ignore[method-assign]
     atexit.register(close_app, app)
     app.register_blueprint(callbacks.blueprint)
     app.register_blueprint(ops.blueprint)

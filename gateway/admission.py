@@ -3,17 +3,21 @@
 A server with more requests than it can serve queues them: past its capacity the queue
 grows until the providers time out and retry, so fewer requests are answered than at
 capacity and many get no answer at all. The gateway bounds that wait instead. The server
-worker (``gateway.serverworker``) stamps every request when it is queued for a thread and
-hands the stamp to the thread that takes it (``hand_over``); ``AdmissionControl``, the
-outermost WSGI layer, then decides before anything of the request is read or produced:
+worker (``gateway.serverworker``) stamps every request when it is queued for a thread and,
+once the thread has parsed the request line and headers, asks ``Admission`` before anything
+else of it is read or produced:
 
 - it waited longer than ``max_queue_wait_s`` for a thread (reason ``queue_wait``), or
-- its process already had ``max_queued`` requests waiting when it came (``queue_full``:
-  it is answered by a thread of its own, without waiting behind them),
+- its process already had as many requests waiting as its threads start within
+  ``max_queue_wait_s`` at their pace, at most ``max_queued`` (``queue_full``: it is answered by a
+  thread of its own, without waiting behind them),
 
-and a callback request is answered ``503 overloaded`` with ``Retry-After``: nothing of it
-is stored, the provider sends it again. Operations endpoints are always served. A request
-that is let in keeps every guarantee (200 only after ``acks=all`` or the fsynced spool).
+and a callback request is answered ``503 overloaded`` with ``Retry-After`` by the worker
+itself, without the WSGI app (a refusal must cost a fraction of a served request, or refusing
+eats the capacity it protects): nothing of it is stored, the provider sends it again.
+Operations endpoints are always served. A request that is let in keeps every guarantee (200
+only after ``acks=all`` or the fsynced spool); ``AdmissionControl``, the outermost WSGI layer,
+observes its wait and hands it to ``/readyz``.
 Refusals are counted (``cbsp_gateway_overload_refused``), every request's wait is observed
 (``cbsp_gateway_queue_wait_seconds``), and the log gets one line a second at most while
 refusing and one when it stops: no line per refused request.
@@ -27,6 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any
 
 from gateway.callbacks import CALLBACK_PREFIX, provider_label
@@ -61,9 +66,9 @@ def hand_over(ticket: Ticket | None) -> None:
     _current.ticket = ticket
 
 
-def _take_ticket() -> Ticket | None:
+def current_ticket() -> Ticket | None:
+    """The ticket of the request this thread serves (None: not served by the server worker)."""
     ticket: Ticket | None = getattr(_current, "ticket", None)
-    _current.ticket = None
     return ticket
 
 
@@ -136,41 +141,25 @@ class OverloadLog:
         self._longest_wait_s = 0.0
 
 
-class AdmissionControl:
-    """The outermost WSGI layer: refuses a callback request that waited too long, before the app."""
+class Admission:
+    """Decides, refuses and counts; one per app (``app.extensions["cbsp_admission"]``)."""
 
-    def __init__(
-        self,
-        app: WsgiApp,
-        metrics: Metrics,
-        max_wait_s: float,
-        retry_after_s: int,
-        log: OverloadLog | None = None,
-    ) -> None:
-        self.app = app
+    def __init__(self, metrics: Metrics, max_wait_s: float, retry_after_s: int) -> None:
         self.metrics = metrics
         self.max_wait_s = max_wait_s
         self.retry_after = str(retry_after_s)
-        self.log = log or OverloadLog(max_wait_s)
+        self.log = OverloadLog(max_wait_s)
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        ticket = _take_ticket()
-        if ticket is None:  # not served by the gateway's server worker (tests, another server)
-            return self.app(environ, start_response)
-        self.metrics.observe_queue_wait(ticket.waited_s)
-        environ[ENVIRON_KEY] = ticket
-        reason = (
-            QUEUE_FULL if ticket.queue_full else QUEUE_WAIT if ticket.waited_s > self.max_wait_s else None
-        )
-        path = environ.get("PATH_INFO", "")
-        if reason is None or not path.startswith(CALLBACK_PREFIX):
-            self.log.admitted()
-            return self.app(environ, start_response)
-        return self._refuse(path, ticket, reason, start_response)
+    def refuses(self, ticket: Ticket, path: str) -> str | None:
+        """The reason to refuse this request, or None to serve it."""
+        if not path.startswith(CALLBACK_PREFIX):
+            return None
+        if ticket.queue_full:
+            return QUEUE_FULL
+        return QUEUE_WAIT if ticket.waited_s > self.max_wait_s else None
 
-    def _refuse(
-        self, path: str, ticket: Ticket, reason: str, start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def refusal(self, ticket: Ticket, reason: str, path: str, keep_alive: bool) -> bytes:
+        """The whole HTTP/1.1 answer to a refused request (counted and logged here)."""
         if reason == QUEUE_FULL:
             why = f"{ticket.queued} requests were already waiting for a server thread"
         else:
@@ -178,21 +167,38 @@ class AdmissionControl:
                 f"it waited {ticket.waited_s * 1000:.0f} ms for a server thread "
                 f"(bound {self.max_wait_s * 1000:.0f} ms)"
             )
-        detail = (
-            f"the gateway is over capacity: {why}; nothing was stored, "
-            f"send the request again after {self.retry_after} s"
-        )
-        body = b'{"error":"overloaded","detail":"' + detail.encode() + b'"}\n'
-        start_response(
-            "503 Service Unavailable",
-            [
-                ("Content-Type", "application/json"),
-                ("Content-Length", str(len(body))),
-                ("Retry-After", self.retry_after),
-                ("X-Request-Id", uuid.uuid4().hex),
-            ],
-        )
+        body = (
+            f'{{"error":"overloaded","detail":"the gateway is over capacity: {why}; nothing was stored, '
+            f'send the request again after {self.retry_after} s"}}\n'
+        ).encode()
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\n"
+            f"Date: {formatdate(usegmt=True)}\r\n"
+            "Content-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            f"Retry-After: {self.retry_after}\r\n"
+            f"X-Request-Id: {uuid.uuid4().hex}\r\n"
+            f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
+        ).encode()
+        self.metrics.observe_queue_wait(ticket.waited_s)
         self.metrics.count_request(provider_label(path), 503)
         self.metrics.count_overload_refused(reason)
         self.log.refused(ticket, reason)
-        return [body]
+        return head + body
+
+
+class AdmissionControl:
+    """The outermost WSGI layer: observes the wait of each request let in, for the metrics and
+    ``/readyz`` (the worker answers the refused ones before the app)."""
+
+    def __init__(self, app: WsgiApp, admission: Admission) -> None:
+        self.app = app
+        self.admission = admission
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        ticket = current_ticket()
+        if ticket is not None:  # None: not served by the gateway's server worker (tests, another server)
+            self.admission.metrics.observe_queue_wait(ticket.waited_s)
+            environ[ENVIRON_KEY] = ticket
+            self.admission.log.admitted()
+        return self.app(environ, start_response)

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from gateway.admission import ENVIRON_KEY, OverloadLog, Ticket
+from gateway.admission import ENVIRON_KEY, Admission, Ticket
 from gateway.errors import SpoolUnavailableError
 from gateway.metrics import Metrics, render
 from gateway.openapi import build_spec
@@ -69,7 +69,8 @@ def openapi() -> ResponseReturnValue:
 def _admission_body() -> dict[str, Any]:
     """This process's admission control: its bounds, its queue as this request saw it, refusals."""
     settings = current_app.config["CBSP_SETTINGS"]
-    overload: OverloadLog = current_app.extensions["cbsp_overload"]
+    admission: Admission = current_app.extensions["cbsp_admission"]
+    overload = admission.log
     ticket: Ticket | None = request.environ.get(ENVIRON_KEY)
     return {
         "state": "refusing" if overload.refusing() else "admitting",

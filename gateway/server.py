@@ -11,7 +11,9 @@ the workers exit. Metrics of all processes are merged through a fresh
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -35,6 +37,8 @@ ENV_KEYFILE = "CBSP_GATEWAY_KEYFILE"
 ENV_GRACEFUL_TIMEOUT = "CBSP_GATEWAY_GRACEFUL_TIMEOUT_S"
 ENV_LOG_FORMAT = "CBSP_LOG_FORMAT"
 ENV_ACCESS_LOG = "CBSP_GATEWAY_ACCESS_LOG"
+WORKER_CONNECTIONS = 4096  # per process (gunicorn's default: 1,000)
+FILES_RESERVED = 256  # open files a process keeps for other things (logs, Kafka, the spool)
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,10 @@ class ServerSettings:
             "graceful_timeout": self.graceful_timeout_s,
             "timeout": 60,
             "keepalive": 5,
+            # connections per process, kept-alive ones included: past it gunicorn stops accepting and
+            # new connections wait in the listen backlog, then are dropped (SYN again after 1, 3, 7 s),
+            # where the admission bound cannot answer them; a refusal costs less than that wait
+            "worker_connections": worker_connections(),
             "preload_app": False,
             # the app writes one access line per request (gateway.logs.log_access), at a fraction
             # of the cost of gunicorn's: gunicorn's own access log stays off (with a logging
@@ -95,6 +103,18 @@ class ServerSettings:
         if self.certfile and self.keyfile:
             options.update(certfile=self.certfile, keyfile=self.keyfile)
         return options
+
+
+def worker_connections(wanted: int = WORKER_CONNECTIONS) -> int:
+    """``wanted``, or fewer when the open-files limit (raised to its hard limit here) is lower."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(100, min(wanted, int(soft) - FILES_RESERVED))
 
 
 class ServerLogger(Logger):  # type: ignore[misc]  # gunicorn is untyped

@@ -1,19 +1,23 @@
 """Admission control: the decision, the answer, the counts and the log, without a server.
 
-The server worker's part (stamping the queue) runs in tests/integration/test_gateway_overload.py
-against a real gunicorn and a real broker.
+The server worker's part (stamping the queue, writing the refusals) runs in
+tests/integration/test_gateway_overload.py against a real gunicorn and a real broker.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from flask import Flask
 
 from gateway import create_app
-from gateway.admission import OverloadLog, Ticket, hand_over
+from gateway.admission import Admission, OverloadLog, Ticket, hand_over
 from gateway.metrics import render
+from gateway.serverworker import AdmissionWorker
 from gateway.settings import Settings
 
 ADMISSION_LOGGER = "gateway.admission"
@@ -41,18 +45,24 @@ def metric(app: Flask, line_start: str) -> float:
     raise AssertionError(f"no metric line starts with {line_start!r}")
 
 
-def post_edna(app: Flask) -> tuple[int, dict[str, str], dict[str, str]]:
-    # no credentials: the app would answer 401 (before it reads the body, with no Kafka needed);
-    # a 503 shows the request never reached it
-    response = app.test_client().post("/v1/callbacks/edna", data=b"{}", content_type="application/json")
-    return response.status_code, dict(response.headers), response.get_json(silent=True) or {}
+def refuse(app: Flask, ticket: Ticket, path: str = "/v1/callbacks/edna") -> tuple[str, dict[str, str], Any]:
+    """What the server worker writes for a request refused with ``ticket``: (status line, headers, body)."""
+    admission: Admission = app.extensions["cbsp_admission"]
+    reason = admission.refuses(ticket, path)
+    assert reason is not None
+    head, _, body = admission.refusal(ticket, reason, path, keep_alive=True).partition(b"\r\n\r\n")
+    status, *lines = head.decode().split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines)
+    assert int(headers["Content-Length"]) == len(body)
+    return status, headers, json.loads(body)
 
 
-def test_a_callback_request_that_waited_past_the_bound_is_refused_before_it_is_read(app: Flask) -> None:
-    hand_over(Ticket(waited_s=0.4, queue_full=False, queued=37))
-    status, headers, body = post_edna(app)
-    assert status == 503
+def test_a_callback_request_that_waited_past_the_bound_is_refused(app: Flask) -> None:
+    status, headers, body = refuse(app, Ticket(waited_s=0.4, queue_full=False, queued=37))
+    assert status == "HTTP/1.1 503 Service Unavailable"
     assert headers["Retry-After"] == "7"
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Connection"] == "keep-alive"
     assert len(headers["X-Request-Id"]) == 32
     assert body["error"] == "overloaded"
     assert "waited 400 ms for a server thread (bound 250 ms)" in body["detail"]
@@ -63,36 +73,36 @@ def test_a_callback_request_that_waited_past_the_bound_is_refused_before_it_is_r
 
 
 def test_a_request_that_found_the_queue_full_is_refused_at_once(app: Flask) -> None:
-    hand_over(Ticket(waited_s=0.001, queue_full=True, queued=512))
-    status, _, body = post_edna(app)
-    assert status == 503
+    _, _, body = refuse(app, Ticket(waited_s=0.001, queue_full=True, queued=512))
     assert "512 requests were already waiting for a server thread" in body["detail"]
     assert metric(app, 'cbsp_gateway_overload_refused_total{reason="queue_full"}') == 1
 
 
-def test_a_request_within_the_bound_is_served(app: Flask) -> None:
+def test_within_the_bound_and_for_operations_endpoints_nothing_is_refused(app: Flask) -> None:
+    admission: Admission = app.extensions["cbsp_admission"]
+    assert admission.refuses(Ticket(0.2, False, 3), "/v1/callbacks/edna") is None
+    assert admission.refuses(Ticket(0.3, False, 3), "/v1/callbacks/edna") == "queue_wait"
+    for path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
+        assert admission.refuses(Ticket(3.0, True, 900), path) is None
+
+
+def test_a_request_let_in_is_served_by_the_app_with_its_wait_observed(app: Flask) -> None:
     hand_over(Ticket(waited_s=0.2, queue_full=False, queued=3))
-    status, _, body = post_edna(app)
-    assert (status, body["error"]) == (401, "missing_credentials")  # judged by the app
+    response = app.test_client().post("/v1/callbacks/edna", data=b"{}", content_type="application/json")
+    hand_over(None)
+    assert (response.status_code, response.get_json()["error"]) == (401, "missing_credentials")
+    assert metric(app, "cbsp_gateway_queue_wait_seconds_count") == 1
 
 
-def test_without_a_ticket_every_request_is_served(app: Flask) -> None:
-    status, _, body = post_edna(app)  # the test client, or a server other than cbsp gateway
-    assert (status, body["error"]) == (401, "missing_credentials")
-
-
-def test_operations_endpoints_are_served_however_long_they_waited(app: Flask) -> None:
+def test_readyz_shows_the_bounds_the_queue_and_the_refusals(app: Flask) -> None:
     hand_over(Ticket(waited_s=3.0, queue_full=True, queued=900))
-    response = app.test_client().get("/readyz")
-    admission = response.get_json()["admission"]
+    admission = app.test_client().get("/readyz").get_json()["admission"]
     assert admission["queued"] == 900
     assert admission["this_request_waited_ms"] == 3000.0
     assert (admission["max_queue_wait_ms"], admission["max_queued"]) == (250, 512)
     assert admission["state"] == "admitting"
-    hand_over(Ticket(waited_s=3.0, queue_full=False, queued=900))
-    assert app.test_client().get("/metrics").status_code == 200
-    hand_over(Ticket(waited_s=3.0, queue_full=False, queued=900))
-    post_edna(app)
+    refuse(app, Ticket(waited_s=3.0, queue_full=False, queued=900))
+    hand_over(None)
     admission = app.test_client().get("/readyz").get_json()["admission"]
     assert admission["state"] == "refusing"
     assert admission["refused"] == {"queue_wait": 1, "queue_full": 0}
@@ -157,3 +167,19 @@ def test_bad_bounds_are_refused_with_the_variable_named(name: str, value: str) -
 def test_the_defaults() -> None:
     settings = Settings.from_env({})
     assert (settings.max_queue_wait_s, settings.max_queued, settings.overload_retry_after_s) == (0.5, 512, 5)
+
+
+def test_the_queue_limit_follows_the_pace_of_the_threads() -> None:
+    """As many may wait as the threads start within the bound at their pace; a burst at an idle
+    gateway (fast pace) may queue up to max_queued."""
+
+    def limit(service_s: float) -> int:
+        worker = SimpleNamespace(
+            service_s=service_s, max_queued=512, max_wait_s=0.5, cfg=SimpleNamespace(threads=8)
+        )
+        return int(AdmissionWorker.queue_limit(worker))
+
+    assert limit(0.0) == 512  # nothing served yet
+    assert limit(0.002) == 512  # 2 ms a request: 2,000 could start within 0.5 s
+    assert limit(0.020) == 200  # 20 ms a request (overloaded): 8 threads x 25
+    assert limit(5.0) == 8  # at least one per thread
