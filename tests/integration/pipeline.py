@@ -204,6 +204,12 @@ class Pipeline:
             body = json.dumps(callbacks[start : start + batch]).encode()
             assert self.post(provider, body, "application/json").status_code == 200
 
+    def gateway_metric_total(self, name: str) -> float:
+        """A gateway metric's value summed over all its label sets (``name``: e.g. ``..._total``)."""
+        text = requests.get(f"{self.gateway_url}/metrics", timeout=10).text
+        prefix = name + "{"
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))
+
     def raw_ends(self, provider: str = "revicom") -> dict[int, int]:
         """The end offset of each partition of the provider's raw topic."""
         ends = asyncio.run(self._offsets(self.topics.raw(provider), self.group))[0]

@@ -158,9 +158,7 @@ def test_only_the_right_credentials_from_an_allowed_address_pass(
 
 
 def auth_failures(gateway: Pipeline) -> float:
-    metrics = requests.get(f"{gateway.gateway_url}/metrics", timeout=10).text
-    prefix = "cbsp_gateway_auth_failures_total{"
-    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith(prefix))
+    return gateway.gateway_metric_total("cbsp_gateway_auth_failures_total")
 
 
 def test_refused_attempts_are_counted_and_never_stored(gateway: Pipeline) -> None:

@@ -100,12 +100,7 @@ def flood(pipeline: Pipeline, batches: list[list[dict[str, Any]]]) -> list[Answe
 
 
 def refused_total(pipeline: Pipeline) -> int:
-    text = requests.get(f"{pipeline.gateway_url}/metrics", timeout=10).text
-    return sum(
-        int(float(line.rsplit(" ", 1)[1]))
-        for line in text.splitlines()
-        if line.startswith("cbsp_gateway_overload_refused_total{")
-    )
+    return int(pipeline.gateway_metric_total("cbsp_gateway_overload_refused_total"))
 
 
 def test_an_overloaded_gateway_refuses_at_once_and_the_retried_requests_count_once(
