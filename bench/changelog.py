@@ -27,7 +27,7 @@ from aiokafka.partitioner import murmur2
 
 from bench.payloads import MIX, requests
 from bench.preload import raw_records
-from cbsp.topicnames import TopicNames
+from schemas.topicnames import TopicNames
 from streams import state, staterecords
 from streams.canonical import SourceRef
 from streams.normalize import normalize

@@ -36,9 +36,9 @@ from bench.loadgen import percentile
 from bench.payloads import edna_status
 from bench.services import CREDENTIALS, Services
 from bench.stream import end_offsets
-from cbsp.admin import TopicPlan, ensure_topics
 from cbsp.localkafka import LocalKafka
-from cbsp.topicnames import TopicNames
+from schemas.topicadmin import TopicPlan, ensure_topics
+from schemas.topicnames import TopicNames
 
 MULTIPLES = (2, 4)
 UNBOUNDED = {"CBSP_GATEWAY_MAX_QUEUE_WAIT_S": "3600", "CBSP_GATEWAY_MAX_QUEUED": "1000000000"}

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from cbsp.topicnames import TopicNames
+from schemas.topicnames import TopicNames
 from streams import codecs
 
 

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer
 
 from bench.payloads import Request, requests
-from cbsp.topicnames import TopicNames
 from gateway.bodies import decode_body
 from gateway.providers import REGISTRY
+from schemas.topicnames import TopicNames
 
 Record = tuple[str, bytes, bytes, list[tuple[str, bytes]]]
 

@@ -29,9 +29,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from bench import changelog, report
 from bench.preload import preload
 from bench.services import Services, delete_topics, rss_peak_mb, wait_views
-from cbsp.admin import TopicPlan, ensure_topics
-from cbsp.topicnames import TABLES, TopicNames
-from cbsp.topicnames import changelog as changelog_topic
+from schemas.topicadmin import TopicPlan, ensure_topics
+from schemas.topicnames import TABLES, TopicNames
+from schemas.topicnames import changelog as changelog_topic
 
 PARTITIONS = 8
 SIZES_FULL = (100_000, 1_000_000)

@@ -19,8 +19,8 @@ import sys
 import time
 
 from bench.plainloop import clients
-from cbsp.admin import TopicPlan, ensure_topics
-from cbsp.topicnames import TopicNames
+from schemas.topicadmin import TopicPlan, ensure_topics
+from schemas.topicnames import TopicNames
 from streams.batches import outputs, process
 from streams.canonical import NormalizeOptions
 

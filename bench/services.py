@@ -20,7 +20,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 
 from cbsp.localkafka import LocalKafka
-from cbsp.topicnames import PROVIDERS, TopicNames
+from schemas.topicnames import PROVIDERS, TopicNames
 from streams.processes import free_ports
 
 CREDENTIALS = {

@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaError
 
 from bench.preload import preload
 from bench.services import Services, rss_peak_mb
-from cbsp.admin import TopicPlan, ensure_topics
+from schemas.topicadmin import TopicPlan, ensure_topics
 
 
 async def committed(bootstrap: str, group: str, topics: list[str]) -> int | None:

@@ -26,7 +26,7 @@ from typing import Any
 from bench.preload import preload
 from bench.services import Services, delete_topics, local_broker
 from bench.stream import committed, end_offsets
-from cbsp.admin import TopicPlan, ensure_topics
+from schemas.topicadmin import TopicPlan, ensure_topics
 
 
 def start_two(services: Services, app_id: str) -> list[Any]:

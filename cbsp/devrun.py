@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 
 from cbsp.localkafka import LocalKafka
-from cbsp.topicnames import PROVIDERS
+from schemas.topicnames import PROVIDERS
 
 
 @dataclass

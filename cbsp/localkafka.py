@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cbsp.admin import wait_until_reachable
+from schemas.topicadmin import wait_until_reachable
 
 logger = logging.getLogger(__name__)
 

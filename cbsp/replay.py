@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from tqdm import tqdm
 
-from cbsp.admin import partitions_of
 from cbsp.replayplan import ReplayArgumentError, Slice, clamp, millis, parse_offsets, parse_when
 from cbsp.replayrecords import ReplayStats, to_replay_records
-from cbsp.topicnames import PROVIDERS, TopicNames
+from schemas.topicadmin import partitions_of
+from schemas.topicnames import PROVIDERS, TopicNames
 
 ENV_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS"
 ENV_TOPIC_PREFIX = "CBSP_TOPIC_PREFIX"

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 from aiokafka import ConsumerRecord
 
-from cbsp.topicnames import TopicNames
 from gateway.bodies import FORM, JSON, decode_body
 from gateway.errors import GatewayError
 from gateway.providers import REGISTRY as GATEWAY_PROVIDERS
+from schemas.topicnames import TopicNames
 from streams.canonical import SourceRef
 from streams.errors import StreamsError
 from streams.normalize import normalize

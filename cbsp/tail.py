@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from cbsp.admin import partitions_of
+from schemas.topicadmin import partitions_of
 from streams import codecs
 from streams.errors import CodecError
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from cbsp.topicnames import PROVIDERS, TopicNames
 from gateway.addresses import Network, parse_networks
+from schemas.topicnames import PROVIDERS, TopicNames
 
 ENV_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS"
 ENV_TOPIC_PREFIX = "CBSP_TOPIC_PREFIX"

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from cbsp.topicnames import TopicNames
+from schemas.topicnames import TopicNames
 from streams import cascade, codecs, state, staterecords
 from streams.canonical import EVENT_SCHEMAS, CanonicalEvent, NormalizeOptions, SourceRef
 from streams.errors import NormalizeError

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from cbsp.topicnames import TopicNames
+from schemas.topicnames import TopicNames
 from streams.canonical import NormalizeOptions
 
 ENV_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS"

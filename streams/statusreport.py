@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from cbsp.topicnames import PROVIDERS, TopicNames
+from schemas.topicnames import PROVIDERS, TopicNames
 from streams import workerstate
 from streams.activity import DEAD_LETTERS_KEPT, WINDOW_MINUTES, Activity
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cbsp.topicnames import TABLES
+from schemas.topicnames import TABLES
 from streams.app import app
 
 MESSAGE_STATES, CASCADE_STATES = TABLES

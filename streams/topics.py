@@ -1,4 +1,4 @@
-"""Every topic the workers read or write, declared once; names from ``cbsp.topicnames``."""
+"""Every topic the workers read or write, declared once; names from ``schemas.topicnames``."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from cbsp.admin import TopicPlan, ensure_topics, wait_until_reachable
-from cbsp.topicnames import TABLES, changelog
+from schemas.topicadmin import TopicPlan, ensure_topics, wait_until_reachable
+from schemas.topicnames import TABLES, changelog
 from streams import processes
 from streams.settings import WorkerSettings
 

@@ -22,9 +22,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from requests.adapters import HTTPAdapter
 
-from cbsp.admin import TopicPlan, ensure_topics
 from cbsp.localkafka import LocalKafka
-from cbsp.topicnames import PROVIDERS, TopicNames
+from schemas.topicadmin import TopicPlan, ensure_topics
+from schemas.topicnames import PROVIDERS, TopicNames
 from streams.processes import free_ports
 
 GATEWAY_CREDENTIALS = {

@@ -17,9 +17,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from bench import changelog
 from bench.payloads import requests
 from bench.preload import raw_records
-from cbsp.admin import TopicPlan, ensure_topics
-from cbsp.topicnames import TABLES, TopicNames
-from cbsp.topicnames import changelog as changelog_topic
+from schemas.topicadmin import TopicPlan, ensure_topics
+from schemas.topicnames import TABLES, TopicNames
+from schemas.topicnames import changelog as changelog_topic
 from tests.integration.pipeline import Pipeline
 
 REQUESTS = 250  # 300 messages of the realistic mix, every provider

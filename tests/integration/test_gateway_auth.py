@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from cbsp.topicnames import PROVIDERS
+from schemas.topicnames import PROVIDERS
 from tests.cases import Case, load_cases
 from tests.integration.pipeline import Pipeline, session_from
 

@@ -29,7 +29,7 @@ from schemathesis.checks import (
     unsupported_method,
 )
 
-from cbsp.topicnames import PROVIDERS
+from schemas.topicnames import PROVIDERS
 from tests.cases import load_cases
 from tests.integration.pipeline import Pipeline
 

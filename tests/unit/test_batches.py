@@ -8,7 +8,7 @@ import random
 from typing import NamedTuple
 
 from bench.preload import mixed
-from cbsp.topicnames import TopicNames
+from schemas.topicnames import TopicNames
 from streams import state, staterecords
 from streams.batches import BatchResult, process
 from streams.canonical import NormalizeOptions

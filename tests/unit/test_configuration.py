@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cbsp.topicnames import PROVIDERS
 from gateway.settings import Settings
+from schemas.topicnames import PROVIDERS
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("cbsp", "gateway", "streams", "bench")

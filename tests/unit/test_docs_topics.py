@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from cbsp.docgen import render_topics
-from cbsp.topicnames import TopicNames
 from schemas import schema_dir
+from schemas.topicnames import TopicNames
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "topics.md"

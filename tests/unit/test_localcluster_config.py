@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from cbsp.admin import TopicPlan, topic_specs
 from cbsp.kafkacommand import cluster_from_env
 from cbsp.kafkacommand import main as kafka_command
 from cbsp.localcluster import LocalCluster
 from cbsp.localkafka import LocalKafka, LocalKafkaError, Membership
-from cbsp.topicnames import TopicNames
+from schemas.topicadmin import TopicPlan, topic_specs
+from schemas.topicnames import TopicNames
 from streams.settings import WorkerSettings
 
 PORTS = [(41001, 41002), (41003, 41004), (41005, 41006)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cbsp.topicnames import TopicNames
+from schemas.topicnames import TopicNames
 from streams import staterecords, statusreport, workerstate
 from streams.activity import DEAD_LETTERS_KEPT, Activity, DeadLetter
 from streams.state import MessageState, StatusPick

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from cbsp.topicnames import TopicNames
+from schemas.topicnames import TopicNames
 
 logger = logging.getLogger(__name__)
 
