@@ -165,7 +165,7 @@ def replay(services: Services, count: int) -> dict[str, Any]:
 
 
 def restored(log: Path) -> tuple[int, float] | None:
-    """(records, seconds) of the restores a worker's log reports (``streams.restore``: one
+    """(records, seconds) of the restores a worker's log reports (``streams.faustpatches.restore``: one
     line per bulk restore), None if it reports none."""
     found = RESTORED.findall(log.read_text(errors="replace")) if log.exists() else []
     if not found:

@@ -1,9 +1,9 @@
 """The agents: they subscribe the group to the raw topics and the cascade topic, so that the
 tables' partitions follow theirs; their records never reach these streams.
 
-``streams.eos`` takes the records of both out of each fetch and hands them to
-``streams.rawbatches``, which processes them a fetched batch at a time (docs/architecture.md,
-"The batch path").
+The patched consumer (``streams.faustpatches.transport``) takes the records of both out of
+each fetch and hands them to ``streams.rawbatches``, which processes them a fetched batch at a
+time (docs/architecture.md, "The batch path").
 """
 
 from __future__ import annotations
@@ -11,23 +11,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from streams import eos
-from streams.app import app
-from streams.rawbatches import raw_batches
-from streams.topics import cascade_members_topic, raw_callbacks_topic
+from streams.topics import Topics
 
 logger = logging.getLogger(__name__)
-eos.batch_reader = raw_batches
 
 
-@app.agent(raw_callbacks_topic)  # type: ignore[untyped-decorator]  # faust is untyped here
-async def normalize_callbacks(callbacks: Any) -> None:
-    await _never_reached(callbacks)
-
-
-@app.agent(cascade_members_topic)  # type: ignore[untyped-decorator]  # faust is untyped here
-async def total_cascades(members: Any) -> None:
-    await _never_reached(members)
+def install_agents(app: Any, topics: Topics) -> None:
+    """Declare both agents on ``app`` (named as they were when they were module-level functions)."""
+    app.agent(topics.raw_callbacks, name="streams.agents.normalize_callbacks")(_never_reached)
+    app.agent(topics.cascade_members, name="streams.agents.total_cascades")(_never_reached)
 
 
 async def _never_reached(stream: Any) -> None:

@@ -12,38 +12,45 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
-from streams import monitoring
-from streams.app import app
 from streams.batches import DeadLetter
 from streams.errors import OutputError
 from streams.raw import dlq_headers, provider_of
-from streams.topics import dlq_topic
+from streams.status.counters import Counters
 
 logger = logging.getLogger(__name__)
 
 
-async def send(letters: Sequence[DeadLetter]) -> None:
-    """Log, send and count each letter; return once Kafka has every one of them."""
-    if not letters:
-        return
-    topic = dlq_topic.get_topic_name()
-    deliveries = []
-    try:
+class DeadLetters:
+    def __init__(self, app: Any, topic: str, counters: Counters) -> None:
+        self.app = app
+        self.topic = topic
+        self.counters = counters
+
+    async def send(self, letters: Sequence[DeadLetter]) -> None:
+        """Log, send and count each letter; return once Kafka has every one of them."""
+        if not letters:
+            return
+        deliveries = []
+        try:
+            for letter in letters:
+                logger.warning(
+                    "dead-lettered topic=%s partition=%d offset=%d key=%r error=%s",
+                    letter.source.topic,
+                    letter.source.partition,
+                    letter.source.offset,
+                    letter.key,
+                    letter.reason,
+                )
+                headers = dlq_headers(letter.headers, letter.reason, letter.source)
+                delivery = await self.app.producer.send(
+                    self.topic, letter.key, letter.value, None, None, headers
+                )
+                deliveries.append(delivery)
+            await asyncio.gather(*deliveries)
+        except Exception as error:
+            raise OutputError.refused(self.topic, error) from error
         for letter in letters:
-            logger.warning(
-                "dead-lettered topic=%s partition=%d offset=%d key=%r error=%s",
-                letter.source.topic,
-                letter.source.partition,
-                letter.source.offset,
-                letter.key,
-                letter.reason,
-            )
-            headers = dlq_headers(letter.headers, letter.reason, letter.source)
-            deliveries.append(await app.producer.send(topic, letter.key, letter.value, None, None, headers))
-        await asyncio.gather(*deliveries)
-    except Exception as error:
-        raise OutputError.refused(topic, error) from error
-    for letter in letters:
-        provider = provider_of(letter.key, letter.headers)
-        monitoring.count_dead_letter(provider, letter.key, letter.error, letter.source)
+            provider = provider_of(letter.key, letter.headers)
+            self.counters.count_dead_letter(provider, letter.key, letter.error, letter.source)

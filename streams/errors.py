@@ -32,8 +32,8 @@ class UnknownProviderError(StreamsError):
 class OutputError(StreamsError):
     """A record could not be handed to Kafka: not the input's fault, so never dead-lettered.
 
-    The worker stops at once when an event meets one (``streams.eos``), before anything of the
-    event can be committed; it is processed again after the restart.
+    The worker stops at once when an event meets one (``streams.faustpatches.transport``), before
+    anything of the event can be committed; it is processed again after the restart.
     """
 
     retriable = True

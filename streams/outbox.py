@@ -23,6 +23,7 @@ from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from streams.batches import Output
 from streams.errors import OutputError
+from streams.faustpatches import access
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,11 @@ class Outbox:
         size = DefaultRecordBatchBuilder.estimate_size_in_bytes(
             output.key, output.value, output.headers or []
         )
-        if size > self._producer._max_request_size:
+        largest = access.max_request_size(self._producer)
+        if size > largest:
             raise OutputError(
                 f"{output.topic}: a record of {size} bytes is larger than the producer's "
-                f"max_request_size ({self._producer._max_request_size})"
+                f"max_request_size ({largest})"
             )
         batch = _Filling(self._producer.create_batch())
         batch.append(output)
@@ -97,7 +99,7 @@ class Outbox:
     async def _topic_partitions(self, topic: str) -> list[int]:
         """The topic's partitions in order, as the producer's partitioner takes them."""
         try:
-            await self._producer.client._wait_on_metadata(topic)
+            await access.topic_metadata(self._producer, topic)
         except Exception as exc:
             raise OutputError.refused(topic, exc) from exc
         return sorted(self._producer.client.cluster.partitions_for_topic(topic))

@@ -39,14 +39,14 @@ class WorkerSettings:
     partitions: int = 8
     replication_factor: int = 1
     min_insync_replicas: int | None = None  # None: the broker's min.insync.replicas
-    processing_guarantee: str = "exactly_once"  # Kafka transactions, as fixed in streams.eos
+    processing_guarantee: str = "exactly_once"  # Kafka transactions, as fixed in streams.faustpatches
     normalize_options: NormalizeOptions = NormalizeOptions()
     # how long the group waits for a silent worker before giving its partitions to the others
     session_timeout_s: float = 30.0
     # where a new consumer group starts: earliest (all history) or latest (a new app version
     # that reads live traffic from now on and is backfilled with `cbsp replay`)
     offset_reset: str = "earliest"
-    # tables restored by streams.restore (in bulk) instead of Faust's one-record-at-a-time loop
+    # tables restored by streams.faustpatches.restore (in bulk) instead of Faust's one-record-at-a-time loop
     bulk_restore: bool = True
 
     @classmethod

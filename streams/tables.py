@@ -16,13 +16,26 @@ mostly the recent ones, still in the memtables, and older ones are a bloom-filte
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from schemas.topicnames import TABLES
-from streams.app import app
 
 MESSAGE_STATES, CASCADE_STATES = TABLES
 MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Tables:
+    message_states: Any  # message key -> the message's state (streams.staterecords JSON)
+    cascade_states: Any  # <provider>:<cascade id> -> the cascade's members (streams.cascade JSON)
+
+    def changelogs(self) -> dict[str, Any]:
+        """Each table by the name of its changelog topic."""
+        return {str(table.changelog_topic.get_topic_name()): table for table in self.all()}
+
+    def all(self) -> tuple[Any, Any]:
+        return (self.message_states, self.cascade_states)
 
 
 def rocksdb_options() -> dict[str, int]:
@@ -30,32 +43,23 @@ def rocksdb_options() -> dict[str, int]:
     return {"write_buffer_size": 4 * MiB, "max_write_buffer_number": 2, "block_cache_size": 4 * MiB}
 
 
-message_states = app.Table(
-    MESSAGE_STATES,
-    default=None,
-    key_type=bytes,
-    value_type=bytes,
-    options=rocksdb_options(),
-    help="message key -> the message's state (streams.staterecords JSON)",
-)
-cascade_states = app.Table(
-    CASCADE_STATES,
-    default=None,
-    key_type=bytes,
-    value_type=bytes,
-    options=rocksdb_options(),
-    help="<provider>:<cascade id> -> the cascade's members (streams.cascade JSON)",
-)
-
-
-def held(table: Any, key: bytes) -> bytes | None:
-    """The table's value for ``key``, or None, in one RocksDB read.
-
-    ``table.get(key)`` makes two (a ``key in`` check, then the read), and counts a table-get
-    in Faust's monitor; this is the agents' read, once per event.
-    """
-    try:
-        value: bytes = table.data[key]
-    except KeyError:
-        return None
-    return value
+def create_tables(app: Any) -> Tables:
+    """Declare both tables on ``app``."""
+    return Tables(
+        message_states=app.Table(
+            MESSAGE_STATES,
+            default=None,
+            key_type=bytes,
+            value_type=bytes,
+            options=rocksdb_options(),
+            help="message key -> the message's state (streams.staterecords JSON)",
+        ),
+        cascade_states=app.Table(
+            CASCADE_STATES,
+            default=None,
+            key_type=bytes,
+            value_type=bytes,
+            options=rocksdb_options(),
+            help="<provider>:<cascade id> -> the cascade's members (streams.cascade JSON)",
+        ),
+    )

@@ -1,20 +1,33 @@
-"""Every topic the workers read or write, declared once; names from ``schemas.topicnames``."""
+"""Every topic the workers read or write, declared once on the app; names from
+``schemas.topicnames`` with the deployment's prefix."""
 
 from __future__ import annotations
 
-from streams.app import app, settings
+from dataclasses import dataclass
+from typing import Any
 
-topics = settings.topics
+from schemas.topicnames import EVENTS, TopicNames
 
-# the raw topics and the replay topic (`cbsp replay`): keyed and partitioned alike, read alike
-raw_callbacks_topic = app.topic(
-    *topics.raw_all(), topics.replay, key_serializer="raw", value_serializer="raw"
-)
-event_topics = {
-    kind: app.topic(topics.event(kind), key_serializer="raw", value_serializer="raw")
-    for kind in ("status", "price", "click", "inbound")
-}
-state_message_topic = app.topic(topics.state_message, key_serializer="raw", value_serializer="raw")
-# MessageState records keyed by cascade key: the cascade table's source, partitioned like it
-cascade_members_topic = app.topic(topics.cascade_members, key_serializer="raw", value_serializer="raw")
-dlq_topic = app.topic(topics.dlq, key_serializer="raw", value_serializer="raw")
+
+@dataclass(frozen=True)
+class Topics:
+    # the raw topics and the replay topic (`cbsp replay`): keyed and partitioned alike, read alike
+    raw_callbacks: Any
+    events: dict[str, Any]
+    state_message: Any
+    # MessageState records keyed by cascade key: the cascade table's source, partitioned like it
+    cascade_members: Any
+    dlq: Any
+
+
+def declare_topics(app: Any, names: TopicNames) -> Topics:
+    def topic(*topic_names: str) -> Any:
+        return app.topic(*topic_names, key_serializer="raw", value_serializer="raw")
+
+    return Topics(
+        raw_callbacks=topic(*names.raw_all(), names.replay),
+        events={kind: topic(names.event(kind)) for kind in EVENTS},
+        state_message=topic(names.state_message),
+        cascade_members=topic(names.cascade_members),
+        dlq=topic(names.dlq),
+    )

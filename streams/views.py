@@ -5,6 +5,19 @@ bytes over the changelog's partitions, as the records were partitioned) and forw
 request there once; the owner answers from its table. While the group rebalances or restores
 its tables, or when two workers disagree about the owner, the answer is ``503`` with
 ``Retry-After`` rather than a ``404`` for a key that exists.
+
+Why not Faust's own router (``app.router.route_req`` behind ``@app.table_route``), as read in
+faust-streaming 0.15.3's ``faust/app/router.py`` and ``faust/assignor/partition_assignor.py``:
+
+- it finds the owner's partition with the *producer's* metadata (``app.producer.key_partition``),
+  which a worker that has produced nothing to the changelog yet may not have: the lookup fails
+  instead of answering ``503``; here the consumer's metadata, which every worker has;
+- it forwards every header of the request as it came and marks nothing: two workers that
+  disagree about the owner during a rebalance forward the request to each other until one
+  times out; here a forwarded request is never forwarded again, it is answered ``503``;
+- it waits on the owner without a timeout and drops its ``Retry-After``; here 10 s, and the
+  owner's ``Retry-After`` is passed on;
+- while the group rebalances it answers from whatever the assignor held last; here ``503``.
 """
 
 from __future__ import annotations
@@ -17,23 +30,26 @@ from faust import web
 from yarl import URL
 
 from streams import cascade, staterecords
-from streams.app import app
-from streams.tables import cascade_states, message_states
+from streams.tables import Tables
 
 ROUTED_HEADER = "X-Cbsp-Routed"  # set on a forwarded request: it is never forwarded again
 FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
-@app.page("/messages/{provider}/{message_id}")
-class MessageView(web.View):  # type: ignore[misc]  # faust is untyped here
-    async def get(self, request: web.Request, provider: str, message_id: str) -> web.Response:
-        return await answer(self, request, message_states, f"{provider}:{message_id}", render_message)
+def install_views(app: Any, tables: Tables) -> None:
+    """Add the table views to ``app``'s web server."""
 
+    @app.page("/messages/{provider}/{message_id}")
+    class MessageView(web.View):  # type: ignore[misc]  # faust is untyped here
+        async def get(self, request: web.Request, provider: str, message_id: str) -> web.Response:
+            key = f"{provider}:{message_id}"
+            return await answer(app, self, request, tables.message_states, key, render_message)
 
-@app.page("/cascades/{provider}/{cascade_id}")
-class CascadeView(web.View):  # type: ignore[misc]  # faust is untyped here
-    async def get(self, request: web.Request, provider: str, cascade_id: str) -> web.Response:
-        return await answer(self, request, cascade_states, f"{provider}:{cascade_id}", render_cascade)
+    @app.page("/cascades/{provider}/{cascade_id}")
+    class CascadeView(web.View):  # type: ignore[misc]  # faust is untyped here
+        async def get(self, request: web.Request, provider: str, cascade_id: str) -> web.Response:
+            key = f"{provider}:{cascade_id}"
+            return await answer(app, self, request, tables.cascade_states, key, render_cascade)
 
 
 def render_message(value: bytes) -> dict[str, Any]:
@@ -47,24 +63,29 @@ def render_cascade(value: bytes) -> dict[str, Any]:
 
 
 async def answer(
-    view: web.View, request: web.Request, table: Any, key: str, render: Callable[[bytes], dict[str, Any]]
+    app: Any,
+    view: web.View,
+    request: web.Request,
+    table: Any,
+    key: str,
+    render: Callable[[bytes], dict[str, Any]],
 ) -> web.Response:
     if app.rebalancing:
         return unavailable(view, "the workers are rebalancing or restoring their tables")
-    owner = owner_of(table, key.encode())
+    owner = owner_of(app, table, key.encode())
     if owner is None:
         return unavailable(view, "no worker owns this key's partition yet")
-    if not is_this_worker(owner):
+    if not is_this_worker(app, owner):
         if request.headers.get(ROUTED_HEADER):
             return unavailable(view, "the workers do not agree yet on who owns this key")
-        return await forward(view, request, owner)
+        return await forward(app, view, request, owner)
     found = table.get(key.encode())
     if found is None:
         return view.json({"error": "not_found", "detail": f"{key!r} is not known (yet)"}, status=404)
     return view.json(render(found))
 
 
-def owner_of(table: Any, key: bytes) -> str | None:
+def owner_of(app: Any, table: Any, key: bytes) -> str | None:
     """The URL of the worker whose table holds ``key``, or None while that is not known."""
     topic = table.changelog_topic.get_topic_name()
     partition = app.consumer.key_partition(topic, key)  # murmur2 over the consumer's metadata
@@ -76,12 +97,12 @@ def owner_of(table: Any, key: bytes) -> str | None:
     return None
 
 
-def is_this_worker(url: str) -> bool:
+def is_this_worker(app: Any, url: str) -> bool:
     owner, this = URL(url), URL(str(app.conf.canonical_url))
     return (owner.host, owner.port) == (this.host, this.port)
 
 
-async def forward(view: web.View, request: web.Request, owner: str) -> web.Response:
+async def forward(app: Any, view: web.View, request: web.Request, owner: str) -> web.Response:
     target = URL(owner).with_path(request.rel_url.raw_path, encoded=True)
     try:
         async with app.http_client.get(

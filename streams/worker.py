@@ -11,6 +11,8 @@ from schemas.topicadmin import TopicPlan, ensure_topics, wait_until_reachable
 from schemas.topicnames import TABLES, changelog
 from streams import processes
 from streams.settings import WorkerSettings
+from streams.tableclaims import claim_tables
+from streams.wiring import build_worker
 
 
 def main(argv: list[str]) -> int:
@@ -37,12 +39,11 @@ def _positive(value: str) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    from streams import agents, eos, statuspage, views  # noqa: F401  (registers agents, tables and pages)
-    from streams.app import app, settings
-
+    settings = WorkerSettings.from_env()
+    app = build_worker(settings).app
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     asyncio.run(prepare_topics(settings))
-    eos.claim_tables(Path(app.conf.tabledir))  # released by a clean stop (streams.eos)
+    claim_tables(Path(app.conf.tabledir))  # released by a clean stop (streams.faustpatches.transport)
     sys.argv = ["cbsp worker", "worker", "--loglevel", "info", *argv]
     app.main()
     return 0

@@ -10,7 +10,7 @@ from collections import namedtuple
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streams.changelogends import data_ends
+from streams.faustpatches.changelogends import data_ends
 
 TP = namedtuple("TP", "topic partition")  # the shape of Faust's TP
 

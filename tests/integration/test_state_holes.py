@@ -2,7 +2,7 @@
 processed: its partition is not held back for good, and nothing is committed past it.
 
 The worker runs with ``lossy_stream`` on its path, which drops the listed records once, unprocessed,
-exactly where ``streams.eos`` drops an event taken before a rebalance.
+exactly where ``streams.faustpatches.transport`` drops an event taken before a rebalance.
 """
 
 from __future__ import annotations

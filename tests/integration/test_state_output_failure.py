@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from streams.eos import EXIT_OUTPUT_FAILED
+from streams.faustpatches.transport import EXIT_OUTPUT_FAILED
 from tests.integration.groundtruth import answers_as_expected, expected_views, histories
 from tests.integration.pipeline import Pipeline
 

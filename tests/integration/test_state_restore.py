@@ -1,4 +1,4 @@
-"""The bulk table restore (streams.restore) against a real broker: it applies exactly the
+"""The bulk table restore (streams.faustpatches.restore) against a real broker: it applies exactly the
 committed records of each range, in order, and stops on a range it cannot finish."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from streams.restore import ChangelogEvent, missing, read_in_bulk
+from streams.faustpatches.restore import ChangelogEvent, missing, read_in_bulk
 from tests.integration.test_state_changelog_ends import write
 
 TP = namedtuple("TP", "topic partition")  # the shape of Faust's TP

@@ -169,5 +169,5 @@ def wait_some_processed(workers: Workers, paths: list[str]) -> None:
 
 
 def discards(pipeline: Pipeline, name: str) -> int:
-    """How often the worker ``name`` discarded its tables after an unclean stop (streams.eos)."""
+    """How often the worker ``name`` discarded its tables after an unclean stop (streams.tableclaims)."""
     return (pipeline.workdir / f"{name}.log").read_text().count("tables of an unclean stop discarded")

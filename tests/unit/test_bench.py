@@ -16,7 +16,8 @@ from bench.e2e import request_rate
 from bench.loadgen import percentile
 from bench.recovery import replay_numbers, restore_rate, restored
 from bench.services import rss_peak_mb
-from streams import restore, staterecords
+from streams import staterecords
+from streams.faustpatches import restore
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "benchmarks.md"

@@ -11,7 +11,7 @@ from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import CollectorRegistry
 
 from gateway.metrics import create_metrics as create_gateway_metrics
-from streams.metrics import FAUST_PREFIX, create_metrics
+from streams.status.metrics import FAUST_PREFIX, create_metrics
 
 DOC = Path(__file__).parents[2] / "docs" / "metrics.md"
 ROW = re.compile(r"^\| `(?P<name>[a-z_]+)` \| (?P<type>\w+) \| (?P<labels>[^|]*) \| (?P<help>[^|]+) \|$")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from schemas.topicnames import TopicNames
-from streams import staterecords, statusreport, workerstate
-from streams.activity import DEAD_LETTERS_KEPT, Activity, DeadLetter
+from streams import staterecords
 from streams.state import MessageState, StatusPick
+from streams.status import report, snapshot
+from streams.status.activity import DEAD_LETTERS_KEPT, Activity, DeadLetter
 
 NOW = 1_800_000_000.0  # exactly at the start of a minute
 
@@ -33,14 +34,14 @@ def test_only_the_latest_dead_letters_are_kept_newest_first_but_all_are_counted(
     for i in range(DEAD_LETTERS_KEPT + 5):
         activity.count_dead_letter(dead_letter(NOW + i))
 
-    report = activity.report()
+    reported = activity.report()
 
-    assert report["dead_letters"] == {"edna": DEAD_LETTERS_KEPT + 5}
-    assert [d["at"] for d in report["recent_dead_letters"]][:2] == [
+    assert reported["dead_letters"] == {"edna": DEAD_LETTERS_KEPT + 5}
+    assert [d["at"] for d in reported["recent_dead_letters"]][:2] == [
         NOW + DEAD_LETTERS_KEPT + 4,
         NOW + DEAD_LETTERS_KEPT + 3,
     ]
-    assert len(report["recent_dead_letters"]) == DEAD_LETTERS_KEPT
+    assert len(reported["recent_dead_letters"]) == DEAD_LETTERS_KEPT
 
 
 def state(provider: str, status: str | None) -> bytes:
@@ -51,7 +52,7 @@ def state(provider: str, status: str | None) -> bytes:
 def test_message_states_are_grouped_into_delivered_failed_and_pending() -> None:
     states = [state("revicom", s) for s in ("READ", "DELIVERED", "UNDELIVERED", "EXPIRED", "SENT", None)]
 
-    assert workerstate.outcomes(states) == {"revicom": {"delivered": 2, "failed": 2, "pending": 2}}
+    assert snapshot.outcomes(states) == {"revicom": {"delivered": 2, "failed": 2, "pending": 2}}
 
 
 def part(worker: str, minute_counts: dict[str, int], outcomes: dict[str, int], lag: int) -> dict:
@@ -78,9 +79,7 @@ def test_the_group_is_the_sum_of_the_workers_parts() -> None:
         ),
     ]
 
-    status = statusreport.merge(
-        parts, {"http://w3": "did not answer: TimeoutError"}, TopicNames("p."), now=NOW
-    )
+    status = report.merge(parts, {"http://w3": "did not answer: TimeoutError"}, TopicNames("p."), now=NOW)
 
     revicom = status["providers"]["revicom"]
     assert revicom["per_minute"][-1] == 5 and revicom["per_minute"][0] == 1  # minute - 60 is out

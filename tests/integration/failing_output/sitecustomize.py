@@ -8,11 +8,12 @@ from pathlib import Path
 
 from aiokafka.errors import IllegalOperation
 
-from streams import rawbatches
+from streams.rawbatches import RawBatches
+from streams.settings import WorkerSettings
 
 FLAG = Path(os.environ["CBSP_TEST_FAIL_ONCE_FILE"])
-STATE_TOPIC = rawbatches.settings.topics.state_message
-producer_for = rawbatches.producer_for
+STATE_TOPIC = WorkerSettings.from_env().topics.state_message
+producer_for = RawBatches.producer_for
 
 
 class Refusing:
@@ -29,8 +30,8 @@ class Refusing:
         return await self.producer.send_batch(batch, topic, partition=partition)
 
 
-def refusing_producer(consumer, tp):  # type: ignore[no-untyped-def]
-    return Refusing(producer_for(consumer, tp))
+def refusing_producer(self, consumer, tp):  # type: ignore[no-untyped-def]
+    return Refusing(producer_for(self, consumer, tp))
 
 
-rawbatches.producer_for = refusing_producer
+RawBatches.producer_for = refusing_producer

@@ -7,10 +7,10 @@ offsets runs, as the flow's resumption runs it (``Recovery._resume_streams``).""
 import os
 from pathlib import Path
 
-from streams import rawbatches
+from streams.rawbatches import RawBatches
 
 FLAG = Path(os.environ["CBSP_TEST_LATE_FLOW_FILE"])
-handle = rawbatches.RawBatches.handle
+handle = RawBatches.handle
 dropped: set[tuple[str, int]] = set()
 
 
@@ -27,4 +27,4 @@ async def late_flow_handle(self, consumer, tp, records):  # type: ignore[no-unty
     await handle(self, consumer, tp, records)
 
 
-rawbatches.RawBatches.handle = late_flow_handle
+RawBatches.handle = late_flow_handle

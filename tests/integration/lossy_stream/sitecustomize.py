@@ -7,10 +7,10 @@ import json
 import os
 from pathlib import Path
 
-from streams import rawbatches
+from streams.rawbatches import RawBatches
 
 LOSE_FILE = Path(os.environ["CBSP_TEST_LOSE_FILE"])
-handle = rawbatches.RawBatches.handle
+handle = RawBatches.handle
 lost: set[tuple[int, int]] = set()
 
 
@@ -37,4 +37,4 @@ async def losing_handle(self, consumer, tp, records):  # type: ignore[no-untyped
     await handle(self, consumer, tp, records)
 
 
-rawbatches.RawBatches.handle = losing_handle
+RawBatches.handle = losing_handle

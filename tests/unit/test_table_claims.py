@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streams.eos import claim_tables, release_tables
+from streams.tableclaims import claim_tables, release_tables
 
 
 def tables_in(tmp_path: Path) -> Path:

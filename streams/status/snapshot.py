@@ -17,10 +17,10 @@ from typing import Any
 
 from streams import staterecords
 from streams.canonical import FINAL_RANK, STATUS_RANKS
+from streams.faustpatches import access
 
 logger = logging.getLogger(__name__)
 
-POSITION_TIMEOUT_S = 5.0
 DELIVERED_RANK = STATUS_RANKS["DELIVERED"]
 # the status page's three groups of a message's latest status
 OUTCOMES = ("delivered", "failed", "pending")
@@ -45,30 +45,14 @@ async def snapshot(app: Any) -> Snapshot:
 async def source_lags(app: Any) -> dict[tuple[str, int], int]:
     """End offset minus position for each assigned partition of the agents' source topics
     (not the changelogs: see :func:`recovery_remaining`)."""
-    consumer = getattr(app, "_consumer", None)  # not created before the worker starts
+    consumer = access.running_consumer(app)
     if consumer is None or app.rebalancing:
         return {}
     topics = {name for agent in app.agents.values() for name in agent.channel.topics}
     sources = sorted(tp for tp in consumer.assignment() if tp.topic in topics)
     if not sources:
         return {}
-    thread = consumer._thread  # the aiokafka consumer lives in Faust's consumer thread
-    lags: dict[tuple[str, int], int] = await thread.call_thread(_lags, thread._ensure_consumer(), sources)
-    return lags
-
-
-async def _lags(consumer: Any, partitions: list[Any]) -> dict[tuple[str, int], int]:
-    """In the consumer's thread: under read_committed the end is the last stable offset."""
-    ends = await consumer.end_offsets(partitions)
-    lags: dict[tuple[str, int], int] = {}
-    for tp in partitions:
-        try:
-            position = await asyncio.wait_for(consumer.position(tp), POSITION_TIMEOUT_S)
-        except Exception as exc:  # noqa: BLE001  (a timeout, or revoked meanwhile: leave it out)
-            logger.debug("no position topic=%s partition=%d error=%r", tp.topic, tp.partition, exc)
-            continue
-        lags[(tp.topic, tp.partition)] = max(0, ends[tp] - position)
-    return lags
+    return await access.consumer_lags(consumer, sources)
 
 
 def table_keys(app: Any) -> dict[str, int]:

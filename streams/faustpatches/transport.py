@@ -18,7 +18,7 @@ offsets in it. Read in ``faust/transport/consumer.py``, ``faust/tables/`` and
    end, read as the last stable offset *cached from the last fetch*: stale once the worker wrote
    to its changelog, and the restore stops with ``ConsistencyError``.
 6. The restore waits for the record at the end offset - 1, a transaction marker that no consumer
-   receives, until a 10 s fallback, on every rebalance (``streams.changelogends``).
+   receives, until a 10 s fallback, on every rebalance (``streams.faustpatches.changelogends``).
 7. A partition's transactional producer outlives the partition moving to another worker, whose
    producer fences it; when the partition comes back the stale producer is used again, and the
    first commit fails with ``ProducerFenced`` and crashes the worker.
@@ -26,7 +26,7 @@ offsets in it. Read in ``faust/transport/consumer.py``, ``faust/tables/`` and
 
 The fix, point by point. The records of the source topics do not go through Faust's stream:
 this consumer takes them out of each fetch and hands them to the batch path
-(``streams.rawbatches``), which sends everything a batch causes (events, states, table
+(:mod:`streams.rawbatches`), which sends everything a batch causes (events, states, table
 changelogs, cascade members) into the transaction of the batch's source partition (1, 2); a
 commit waits until every record handed out so far is delivered, and commits and batches take
 turns (one lock), so a batch's records and its offset commit together (2, 3); a revocation
@@ -35,10 +35,12 @@ changelog ends are asked from the broker and moved back before the markers (5, 6
 partition without a committed offset gets the log start as one (8). With ``at_least_once``
 the same order holds without transactions: records delivered, then offsets committed.
 
-The local RocksDB tables hold writes at once, committed or not. After a run that did not end
-with its final commit (SIGKILL, crash, power loss) they may be ahead of the changelog, and
-re-applying an event would then change nothing and write nothing. So a worker that finds the
-"in use" marker of such a run discards its tables and rebuilds them from the changelogs.
+The local RocksDB tables hold writes at once, committed or not: a clean stop releases them
+(:mod:`streams.tableclaims`), so that only the tables of a run that did not stop cleanly are
+rebuilt from the changelogs.
+
+The batch path is handed to the transport by the wiring (:mod:`streams.wiring`):
+``transport.batch_reader``; the consumer keeps its own turn lock and undelivered records.
 """
 
 from __future__ import annotations
@@ -46,26 +48,39 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from faust.transport.consumer import TopicPartitionGroup, TransactionManager
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
-from streams import changelogends
 from streams.errors import OutputError
+from streams.faustpatches import changelogends
+from streams.tableclaims import release_tables
 
 logger = logging.getLogger(__name__)
 
 EXIT_OUTPUT_FAILED = 75  # EX_TEMPFAIL: a record could not be handed to Kafka; restart the worker
-IN_USE_MARKER = "tables.in-use"  # beside the table dir, from start until a clean stop
 
-_turn = asyncio.Lock()  # a commit and the processing of one batch never interleave
-_undelivered: list[Any] = []  # records handed to the producer since the last commit (their futures)
-batch_reader: Any = None  # streams.rawbatches.RawBatches: the topics read a fetched batch at a time
+
+class BatchReader(Protocol):
+    """What the consumer needs of the batch path (:class:`streams.rawbatches.RawBatches`)."""
+
+    @property
+    def next_offsets(self) -> dict[Any, int | None]: ...
+
+    def reads(self, tp: Any) -> bool: ...
+
+    def start(self, consumer: Any) -> None: ...
+
+    def forget(self) -> None: ...
+
+    def commit_offset(self, tp: Any) -> int | None: ...
+
+    async def handle(self, consumer: Any, tp: Any, records: list[Any]) -> None: ...
 
 
 def stop_at_once(message: Any, exc: OutputError) -> NoReturn:
@@ -137,12 +152,23 @@ class ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):  # type: ignore[mi
 class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is untyped here
     """Hands the batch path its records, and commits only between batches, after their records."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.turn = asyncio.Lock()  # a commit and the processing of one batch never interleave
+        self.undelivered: list[Any] = []  # records handed to the producer since the last commit
+
+    @property
+    def batch_reader(self) -> BatchReader | None:
+        """The topics read a fetched batch at a time (None: everything goes Faust's way)."""
+        reader: BatchReader | None = self.transport.batch_reader
+        return reader
+
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def awaits_delivery(self, futures: list[Any]) -> None:
         """The next commit waits until Kafka has these records."""
-        _undelivered.extend(futures)
+        self.undelivered.extend(futures)
 
     async def _wait_next_records(self, timeout: float) -> Any:  # noqa: ASYNC109  (Faust's signature)
         """Faust's fetch, with the raw partitions' records taken out and processed a batch at a time.
@@ -152,40 +178,43 @@ class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is unty
         is processed whole or not at all.
         """
         records, active = await super()._wait_next_records(timeout)
-        if records and batch_reader is not None:
-            batched = {tp: records.pop(tp) for tp in [tp for tp in records if batch_reader.reads(tp)]}
+        reader = self.batch_reader
+        if records and reader is not None:
+            batched = {tp: records.pop(tp) for tp in [tp for tp in records if reader.reads(tp)]}
             if batched:
-                await asyncio.shield(asyncio.ensure_future(self._process_batches(batched)))
+                await asyncio.shield(asyncio.ensure_future(self._process_batches(reader, batched)))
         return records, active
 
-    async def _process_batches(self, batched: dict[Any, list[Any]]) -> None:
+    async def _process_batches(self, reader: BatchReader, batched: dict[Any, list[Any]]) -> None:
         for tp, records in batched.items():
-            async with _turn:
+            async with self.turn:
                 try:
-                    await batch_reader.handle(self, tp, records)
+                    await reader.handle(self, tp, records)
                 except OutputError as exc:
                     stop_at_once(records[0], exc)
 
-    def _filter_tps_with_pending_acks(self, topics: Any = None) -> Any:
+    def _filter_tps_with_pending_acks(self, topics: Any = None) -> Iterator[Any]:
         yield from super()._filter_tps_with_pending_acks(topics)
-        if batch_reader is not None:
-            for tp in list(batch_reader.next_offsets):
+        reader = self.batch_reader
+        if reader is not None:
+            for tp in list(reader.next_offsets):
                 if topics is None or tp in topics or tp.topic in topics:
                     yield tp
 
     async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
-        async with _turn:
-            if _undelivered:
-                pending = list(_undelivered)
-                _undelivered.clear()
+        async with self.turn:
+            if self.undelivered:
+                pending = list(self.undelivered)
+                self.undelivered.clear()
                 await asyncio.gather(*pending)  # raises, and commits nothing, if one failed
             committed: bool = await super().force_commit(topics, start_new_transaction=start_new_transaction)
             return committed
 
     def _new_offset(self, tp: Any) -> int | None:
         """The batch path's next offset of its partitions (Faust's reckoning for any other)."""
-        if batch_reader is not None and batch_reader.reads(tp):
-            return batch_reader.commit_offset(tp)  # type: ignore[no-any-return]
+        reader = self.batch_reader
+        if reader is not None and reader.reads(tp):
+            return reader.commit_offset(tp)
         offset: int | None = super()._new_offset(tp)
         return offset
 
@@ -196,10 +225,11 @@ class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is unty
         position after them, and the batch path would wait for records that never come."""
         await super().perform_seek()
         await start_offsets(self)
-        if batch_reader is not None:
-            batch_reader.start(self)
+        reader = self.batch_reader
+        if reader is not None:
+            reader.start(self)
             await seek_in_consumer_thread(
-                self, {tp: offset for tp, offset in batch_reader.next_offsets.items() if offset is not None}
+                self, {tp: offset for tp, offset in reader.next_offsets.items() if offset is not None}
             )
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
@@ -215,8 +245,8 @@ class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is unty
         try:
             await self.commit()
         finally:
-            if batch_reader is not None:
-                batch_reader.forget()
+            if self.batch_reader is not None:
+                self.batch_reader.forget()
             await self.transactions.close_all()
             await super().on_partitions_revoked(revoked)
 
@@ -237,28 +267,12 @@ class Consumer(aiokafka_driver.Consumer):  # type: ignore[misc]  # faust is unty
 
 
 class Transport(aiokafka_driver.Transport):  # type: ignore[misc]  # faust is untyped here
+    """Faust's aiokafka transport with the consumer and transactions above; ``batch_reader`` is
+    set by the wiring before the worker starts."""
+
     Consumer = Consumer
     TransactionManager = SourcePartitionTransactions
-
-
-def claim_tables(tabledir: Path) -> bool:
-    """Mark the tables in use; discard them first if the last run did not stop cleanly.
-
-    Returns whether they were discarded (the worker then restores them from the changelogs).
-    """
-    marker = tabledir.parent / IN_USE_MARKER
-    discarded = marker.exists() and tabledir.exists()
-    if discarded:
-        logger.warning("tables of an unclean stop discarded, restoring from the changelogs dir=%s", tabledir)
-        shutil.rmtree(tabledir)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.touch()
-    return discarded
-
-
-def release_tables(tabledir: Path) -> None:
-    """The tables match the committed changelogs: the next run may keep them."""
-    (tabledir.parent / IN_USE_MARKER).unlink(missing_ok=True)
+    batch_reader: BatchReader | None = None
 
 
 async def seek_in_consumer_thread(consumer: Any, offsets: dict[Any, int]) -> None:

@@ -3,7 +3,7 @@
 The counters and the latency histogram are counted by the batch path once a batch is handed
 to Kafka (``streams.rawbatches``): a batch dropped because it was fetched before a rebalance is
 counted by the worker that processes it again, never twice. The gauges (lag, table keys,
-recovery) are read when ``/metrics`` is asked (``streams.workerstate``), so the hot path pays
+recovery) are read when ``/metrics`` is asked (``streams.status.snapshot``), so the hot path pays
 nothing for them.
 Faust's own Prometheus monitor (``faust.sensors.prometheus``) counts into the same
 registry under the prefix ``cbsp_worker_faust_`` (docs/metrics.md lists them).
@@ -22,7 +22,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from streams.workerstate import Snapshot
+from streams.status.snapshot import Snapshot
 
 PREFIX = "cbsp_worker_"
 FAUST_PREFIX = PREFIX + "faust"  # Faust's monitor appends "_<its metric>"
@@ -113,7 +113,7 @@ def exposition(metrics: WorkerMetrics) -> tuple[bytes, str]:
 
 
 def set_gauges(metrics: WorkerMetrics, snapshot: Snapshot) -> None:
-    """Replace the gauges' values with a :class:`streams.workerstate.Snapshot`'s."""
+    """Replace the gauges' values with a :class:`streams.status.snapshot.Snapshot`'s."""
     for gauge in (metrics.consumer_lag, metrics.table_keys, metrics.recovery_remaining):
         gauge.clear()
     for (topic, partition), lag in snapshot.lags.items():

@@ -1,7 +1,7 @@
 """The status page's numbers: one worker's part, and the group's, added up from every part.
 
 A worker's part (``/status.json?scope=worker``) covers its own partitions: callbacks per
-minute and dead letters it handled (``streams.activity``, memory only), its message states
+minute and dead letters it handled (``streams.status.activity``, memory only), its message states
 by outcome (its active table partitions), and the lag of its source partitions. Partitions
 belong to one worker at a time, so the group's numbers are the sums of the parts.
 """
@@ -15,17 +15,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.topicnames import PROVIDERS, TopicNames
-from streams import workerstate
-from streams.activity import DEAD_LETTERS_KEPT, WINDOW_MINUTES, Activity
+from streams.status import snapshot
+from streams.status.activity import DEAD_LETTERS_KEPT, WINDOW_MINUTES, Activity
 
 
 async def worker_part(app: Any, activity: Activity, message_table: Any, url: str) -> dict[str, Any]:
     """This worker's part of the status, JSON-ready."""
-    lags = await workerstate.source_lags(app)
+    lags = await snapshot.source_lags(app)
     return {
         "worker": url,
         **activity.report(),
-        "outcomes": await asyncio.to_thread(workerstate.message_outcomes, message_table),
+        "outcomes": await asyncio.to_thread(snapshot.message_outcomes, message_table),
         "lag": [
             {"topic": topic, "partition": partition, "lag": lag} for (topic, partition), lag in lags.items()
         ],
@@ -67,7 +67,7 @@ def _provider(
         for minute, count in part["callbacks"].get(provider, {}).items():
             if 0 <= int(minute) - first < len(minutes):
                 per_minute[int(minute) - first] += count
-    outcomes = dict.fromkeys(workerstate.OUTCOMES, 0)
+    outcomes = dict.fromkeys(snapshot.OUTCOMES, 0)
     for part in parts:
         for outcome, count in part["outcomes"].get(provider, {}).items():
             outcomes[outcome] += count
