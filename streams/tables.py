@@ -46,20 +46,16 @@ def rocksdb_options() -> dict[str, int]:
 def create_tables(app: Any) -> Tables:
     """Declare both tables on ``app``."""
     return Tables(
-        message_states=app.Table(
-            MESSAGE_STATES,
-            default=None,
-            key_type=bytes,
-            value_type=bytes,
-            options=rocksdb_options(),
-            help="message key -> the message's state (streams.staterecords JSON)",
+        message_states=_table(
+            app, MESSAGE_STATES, "message key -> the message's state (streams.staterecords JSON)"
         ),
-        cascade_states=app.Table(
-            CASCADE_STATES,
-            default=None,
-            key_type=bytes,
-            value_type=bytes,
-            options=rocksdb_options(),
-            help="<provider>:<cascade id> -> the cascade's members (streams.cascade JSON)",
+        cascade_states=_table(
+            app, CASCADE_STATES, "<provider>:<cascade id> -> its members (streams.cascade JSON)"
         ),
+    )
+
+
+def _table(app: Any, name: str, help_text: str) -> Any:
+    return app.Table(
+        name, default=None, key_type=bytes, value_type=bytes, options=rocksdb_options(), help=help_text
     )
