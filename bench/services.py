@@ -5,13 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +15,7 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from cbsp.harness import Process, Processes, free_port, python_module, serving, wait_http
 from cbsp.localkafka import LocalKafka
 from schemas.topicnames import PROVIDERS, TopicNames
 from streams.processes import free_ports
@@ -27,12 +24,6 @@ CREDENTIALS = {
     "CBSP_REVICOM_BASIC_AUTH": "bench:bench-password",
     **{f"CBSP_{p.upper()}_TOKEN": f"{p}-bench-token" for p in PROVIDERS},
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_peak_mb(pid: int, field: str = "VmHWM") -> float:
@@ -48,9 +39,12 @@ class Services:
     bootstrap: str
     workdir: Path
     prefix: str = field(default_factory=lambda: f"bench{uuid.uuid4().hex[:6]}.")
-    running: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     app_ids: set[str] = field(default_factory=set)  # of the workers started: their changelog topics
     profile: bool = False  # --profile: record the one-worker drain with py-spy
+    running: Processes = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.running = Processes(self.workdir, grace_s=60)
 
     @property
     def topics(self) -> TopicNames:
@@ -66,19 +60,11 @@ class Services:
             **extra,
         }
 
-    def spawn(self, name: str, module: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        with open(self.workdir / f"{name}.log", "ab") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", module, *args],
-                env=self.env(**env),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.running.append((name, process))
-        return process
+    def spawn(self, name: str, module: str, *args: str, **env: str) -> Process:
+        """``python -m <module> <args>``, logging to ``<workdir>/<name>.log``."""
+        return self.running.spawn(name, python_module(module, *args), self.env(**env))
 
-    def gateway(self, module: str = "cbsp", **env: str) -> tuple[str, subprocess.Popen[bytes]]:
+    def gateway(self, module: str = "cbsp", **env: str) -> tuple[str, Process]:
         """The gateway as the run command serves it (2 processes x 8 threads), or the no-op server."""
         port = free_port()
         args = ("gateway",) if module == "cbsp" else ()
@@ -95,12 +81,12 @@ class Services:
             **env,
         )
         url = f"http://127.0.0.1:{port}"
-        wait_http(f"{url}/healthz", process)
+        self.running.wait_http(f"{url}/healthz", process, timeout_s=60)
         return url, process
 
     def worker(
         self, name: str, app_id: str, processes: int = 1, wait: bool = True, **env: str
-    ) -> tuple[str, subprocess.Popen[bytes]]:
+    ) -> tuple[str, Process]:
         """``cbsp worker --processes N``: its first process's URL (web ports from there on); with
         ``wait``, once its views answer."""
         self.app_ids.add(app_id)
@@ -118,12 +104,12 @@ class Services:
         )
         url = f"http://127.0.0.1:{port}"
         if wait:
-            wait_http(f"{url}/messages/revicom/-", process, timeout_s=180)
+            self.running.wait_http(f"{url}/messages/revicom/-", process, timeout_s=180)
         return url, process
 
     def loadgen(self, url: str, *args: str) -> dict[str, Any]:
         result = subprocess.run(
-            [sys.executable, "-m", "bench.loadgen", "--url", url, *args],
+            python_module("bench.loadgen", "--url", url, *args),
             env=self.env(),
             capture_output=True,
             text=True,
@@ -131,20 +117,11 @@ class Services:
         )
         return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
-    def stop(self, process: subprocess.Popen[bytes] | None = None) -> None:
-        targets = [p for _, p in self.running if process is None or p is process]
-        for target in targets:
-            if target.poll() is None:
-                target.send_signal(signal.SIGTERM)
-        for target in targets:
-            try:
-                target.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                target.kill()
-                target.wait()
-        self.running = [(n, p) for n, p in self.running if p not in targets]
+    def stop(self, process: Process | None = None) -> None:
+        """Stop every process started here (or only ``process``): SIGTERM, SIGKILL after 60 s."""
+        self.running.stop(process)
 
-    def profiler(self, pid: int, name: str) -> subprocess.Popen[bytes]:
+    def profiler(self, pid: int, name: str) -> Process:
         """py-spy recording ``pid`` into ``<workdir>/<name>.txt`` (collapsed stacks: one line per
         stack and its sample count, for `python -m bench.profile`, speedscope or flamegraph.pl)
         until it gets SIGINT."""
@@ -186,41 +163,18 @@ async def delete_topics(bootstrap: str, which: Any) -> list[str]:
         await admin.close()
 
 
-def wait_http(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the process exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310  (loopback)
-                return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer in {timeout_s}s")
-
-
-def status_of(url: str) -> int:
-    """The HTTP status of a GET, 0 when nothing answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310  (loopback)
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
-
-
 def wait_views(url: str, timeout_s: float) -> float:
     """Wait until a worker's table views answer (no more 503: its tables are restored and its
     partitions assigned); returns the monotonic time they first did."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if status_of(f"{url}/messages/revicom/-") not in (0, 503):
-            return time.monotonic()
-        time.sleep(0.1)
-    raise RuntimeError(f"the views of {url} did not answer in {timeout_s:.0f}s")
+    wait_http(
+        f"{url}/messages/revicom/-",
+        what=f"the views of {url}",
+        timeout_s=timeout_s,
+        ready=serving,
+        interval_s=0.1,
+        answer_timeout_s=10,
+    )
+    return time.monotonic()
 
 
 def local_broker() -> tuple[str, LocalKafka | None]:

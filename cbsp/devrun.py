@@ -12,17 +12,14 @@ import os
 import secrets
 import shlex
 import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from cbsp.harness import Process, Processes, python_module
 from cbsp.localkafka import LocalKafka
 from schemas.topicnames import PROVIDERS
 
@@ -33,32 +30,22 @@ class DevStack:
     gateway_url: str
     worker_url: str
     log_dir: Path = Path(".cbsp/logs")
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    processes: Processes = field(init=False)
 
-    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        """Start ``cbsp <args>`` in its own session (Ctrl-C reaches us, we stop it), logging to a file."""
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_dir / f"{name}.log", "ab") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "cbsp", *args],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.processes.append(process)
-        return process
+    def __post_init__(self) -> None:
+        # each in a session of its own: a Ctrl-C reaches only us, and we stop them
+        self.processes = Processes(self.log_dir, grace_s=30, own_session=True)
+
+    def spawn(self, name: str, *args: str) -> Process:
+        """Start ``cbsp <args>`` in its own session, logging to ``<log_dir>/<name>.log``."""
+        return self.processes.spawn(name, python_module("cbsp", *args), self.env)
+
+    def wait_http(self, url: str, process: Process) -> None:
+        """Wait until ``url`` answers (any status: a worker restoring its tables answers 503)."""
+        self.processes.wait_http(url, process, timeout_s=120)
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in reversed(self.processes):
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        self.processes.stop()
 
 
 def dev_credentials() -> dict[str, str]:
@@ -66,23 +53,6 @@ def dev_credentials() -> dict[str, str]:
     env = {f"CBSP_{p.upper()}_TOKEN": secrets.token_urlsafe(18) for p in PROVIDERS}
     env["CBSP_REVICOM_BASIC_AUTH"] = f"dev:{secrets.token_urlsafe(18)}"
     return env
-
-
-def wait_http(url: str, process: subprocess.Popen[bytes], what: str, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"the {what} exited with code {process.returncode} while starting: see .cbsp/logs/{what}.log"
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310  (our own loopback URL)
-                return
-        except urllib.error.HTTPError:
-            return  # it answers: any HTTP status means it is up
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"the {what} did not answer on {url} within {timeout_s:.0f}s")
 
 
 def sample_commands(gateway_url: str, worker_url: str, env: Mapping[str, str]) -> tuple[str, str]:
@@ -124,11 +94,11 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         worker = stack.spawn("worker", "worker")
-        wait_http(f"{stack.worker_url}/messages/revicom/-", worker, "worker")
+        stack.wait_http(f"{stack.worker_url}/messages/revicom/-", worker)
         gateway = stack.spawn("gateway", "gateway")
-        wait_http(f"{stack.gateway_url}/healthz", gateway, "gateway")
+        stack.wait_http(f"{stack.gateway_url}/healthz", gateway)
         print_banner(stack, env)
-        while not stopping and all(p.poll() is None for p in stack.processes):
+        while not stopping and stack.processes.all_running():
             time.sleep(0.5)
     finally:
         print("\nstopping gateway, worker" + (" and Kafka" if started_broker else "") + " ...", flush=True)

@@ -7,9 +7,7 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -22,6 +20,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from requests.adapters import HTTPAdapter
 
+from cbsp import harness
+from cbsp.harness import Process, Processes, python_module, serving
 from cbsp.localkafka import LocalKafka
 from schemas.topicadmin import TopicPlan, ensure_topics
 from schemas.topicnames import PROVIDERS, TopicNames
@@ -33,15 +33,15 @@ GATEWAY_CREDENTIALS = {
 }
 
 
+def local_broker_ports() -> tuple[int, int]:
+    """The ports the session's local broker is configured to take (started or not)."""
+    local = LocalKafka.from_env()
+    return local.port, local.controller_port
+
+
 def free_port() -> int:
     """A port free now, never one the session's local broker is configured to take."""
-    local = LocalKafka.from_env()
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in (local.port, local.controller_port):
-            return port
+    return harness.free_port(avoid=local_broker_ports())
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,12 @@ class Pipeline:
     bootstrap: str
     workdir: Path
     prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}.")
-    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     gateway_url: str = ""
     worker_urls: list[str] = field(default_factory=list)
+    processes: Processes = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.processes = Processes(self.workdir, grace_s=30)
 
     @property
     def topics(self) -> TopicNames:
@@ -80,18 +83,13 @@ class Pipeline:
         env.update(extra)
         return env
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        with open(self.workdir / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
-            process = subprocess.Popen(
-                [sys.executable, "-m", "cbsp", *args], env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        self.processes.append((name, process))
-        return process
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> Process:
+        """``cbsp <args>``, logging to ``<workdir>/<name>.log``."""
+        return self.processes.spawn(name, python_module("cbsp", *args), env)
 
     def start_worker(self, name: str = "worker", processes: int = 1, **extra: str) -> str:
         """One worker process (``processes`` of them under one ``cbsp worker``: ports from ``port``)."""
-        local = LocalKafka.from_env()
-        port = free_ports(processes, avoid=(local.port, local.controller_port))
+        port = free_ports(processes, avoid=local_broker_ports())
         env = self.env(
             CBSP_WORKER_WEB_PORT=str(port),
             CBSP_WORKER_DATA_DIR=str(self.workdir / name / "data"),
@@ -99,14 +97,14 @@ class Pipeline:
         )
         process = self._spawn(name, ["worker", "--processes", str(processes)], env)
         url = f"http://127.0.0.1:{port}"
-        self._wait_http(f"{url}/messages/revicom/-", process, name, timeout_s=120, ready=lambda r: r != 503)
+        self.processes.wait_http(f"{url}/messages/revicom/-", process, timeout_s=120, ready=serving)
         self.worker_urls.append(url)
         return url
 
     def cbsp(self, *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
         """``cbsp <args>`` run to its end with this pipeline's environment (replay, topics, ...)."""
         return subprocess.run(
-            [sys.executable, "-m", "cbsp", *args],
+            python_module("cbsp", *args),
             env=self.env(),
             capture_output=True,
             text=True,
@@ -114,12 +112,8 @@ class Pipeline:
         )
 
     def start_gateway(self, **extra: str) -> str:
-        port = free_port()
-        process = self._spawn(
-            "gateway", ["gateway", "--bind", f"127.0.0.1:{port}", "--workers", "1"], self.env(**extra)
-        )
-        self.gateway_url = f"http://127.0.0.1:{port}"
-        self._wait_http(f"{self.gateway_url}/healthz", process, "gateway", timeout_s=60)
+        """Start the gateway (one process, its log ``gateway.log``) as ``gateway_url``; returns it."""
+        self.gateway_url = self.spawn_gateway("gateway", workers=1, scheme="http", verify=True, **extra)
         return self.gateway_url
 
     def spawn_gateway(
@@ -137,54 +131,23 @@ class Pipeline:
         args = ["gateway", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
         process = self._spawn(name, args, self.env(**extra))
         url = f"{scheme}://127.0.0.1:{port}"
-        self._wait_http(f"{url}/healthz", process, name, timeout_s=60, verify=verify)
+        self.processes.wait_http(f"{url}/healthz", process, timeout_s=60, verify=verify)
         return url
 
-    def process(self, name: str) -> subprocess.Popen[bytes]:
+    def process(self, name: str) -> Process:
         """The last process started under ``name``."""
-        return [process for named, process in self.processes if named == name][-1]
+        return self.processes.named(name)
 
     def create_topics(self, partitions: int = 2) -> None:
         """The contract's topics under this pipeline's prefix (when no worker creates them)."""
         asyncio.run(ensure_topics(self.bootstrap, self.topics, TopicPlan(partitions=partitions)))
 
-    def _wait_http(
-        self,
-        url: str,
-        process: subprocess.Popen[bytes],
-        name: str,
-        timeout_s: float,
-        verify: Any = True,
-        ready: Callable[[int], bool] = lambda status: True,
-    ) -> None:
-        """Wait until ``url`` answers with a status ``ready`` accepts (a worker: not 503)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise AssertionError(f"{name} exited with {process.returncode}:\n{self.log_tail(name)}")
-            try:
-                if ready(requests.get(url, timeout=2, verify=verify).status_code):
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError(f"{name} did not answer on {url} in {timeout_s}s:\n{self.log_tail(name)}")
-
     def log_tail(self, name: str, lines: int = 40) -> str:
-        path = self.workdir / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+        return self.processes.log_tail(name, lines)
 
     def stop(self) -> None:
-        for _, process in reversed(self.processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for _, process in reversed(self.processes):
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self.processes.clear()
+        """Stop every process started here, the last first: SIGTERM, SIGKILL after 30 s."""
+        self.processes.stop()
 
     # -- talking to it ------------------------------------------------------
 
