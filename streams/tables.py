@@ -32,10 +32,10 @@ class Tables:
 
     def changelogs(self) -> dict[str, Any]:
         """Each table by the name of its changelog topic."""
-        return {str(table.changelog_topic.get_topic_name()): table for table in self.all()}
-
-    def all(self) -> tuple[Any, Any]:
-        return (self.message_states, self.cascade_states)
+        return {
+            str(table.changelog_topic.get_topic_name()): table
+            for table in (self.message_states, self.cascade_states)
+        }
 
 
 def rocksdb_options() -> dict[str, int]:

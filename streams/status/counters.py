@@ -7,8 +7,8 @@ each, no I/O.
 
 from __future__ import annotations
 
+import functools
 import time
-from typing import Any
 
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 
@@ -23,9 +23,9 @@ class Counters:
         self.activity = Activity() if activity is None else activity
         # The labelled children of the per-event metrics, looked up once per label set:
         # ``labels()`` takes a lock and checks its arguments on every call.
-        self._events: dict[tuple[str, str, str], Any] = {}
-        self._latency: dict[str, Any] = {}
-        self._duplicates: dict[tuple[str, str], Any] = {}
+        self._events = functools.cache(self.metrics.events.labels)
+        self._latency = functools.cache(self.metrics.latency.labels)
+        self._duplicates = functools.cache(self.metrics.duplicates.labels)
 
     def faust_monitor(self) -> PrometheusMonitor:
         """Faust's own Prometheus monitor, counting into the same registry (``cbsp_worker_faust_*``)."""
@@ -46,24 +46,13 @@ class Counters:
         """A canonical event handed to the producer; ``timestamp_s``: its raw record's timestamp."""
         record = event.record
         provider = record["provider"]
-        status = (record.get("status") if event.kind == "status" else None) or ""
-        labels = (provider, event.kind, status)
-        events = self._events.get(labels)
-        if events is None:
-            events = self._events[labels] = self.metrics.events.labels(*labels)
-        events.inc()
+        status = record.get("status") if event.kind == "status" else None
+        self._events(provider, event.kind, status or "").inc()
         if timestamp_s is not None:
-            latency = self._latency.get(provider)
-            if latency is None:
-                latency = self._latency[provider] = self.metrics.latency.labels(provider)
-            latency.observe(max(0.0, time.time() - timestamp_s))
+            self._latency(provider).observe(max(0.0, time.time() - timestamp_s))
 
     def count_duplicate(self, event: CanonicalEvent) -> None:
-        labels = (event.record["provider"], event.kind)
-        duplicates = self._duplicates.get(labels)
-        if duplicates is None:
-            duplicates = self._duplicates[labels] = self.metrics.duplicates.labels(*labels)
-        duplicates.inc()
+        self._duplicates(event.record["provider"], event.kind).inc()
 
     def count_dead_letter(self, provider: str, key: bytes | None, exc: Exception, source: SourceRef) -> None:
         self.metrics.dead_letters.labels(provider, type(exc).__name__).inc()
