@@ -16,6 +16,7 @@ otherwise, and refusing ate the capacity it protects).
 from __future__ import annotations
 
 import itertools
+import socket
 import time
 from concurrent import futures
 from typing import Any
@@ -68,7 +69,12 @@ class AdmissionWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is untype
     def enqueue_req(self, conn: Any) -> None:
         conn.queued_at = time.monotonic()
         waiting = self.queued_count - self.started_count
-        if waiting >= self.queue_limit():
+        if conn.initialized and peer_closed(conn.sock):
+            # a kept-alive connection its client closed: no request, only a close to do; counted as
+            # waiting, it made the next client's request look like one too many (a client that
+            # opens a connection per request closes the last one just before)
+            fs = self.refusing_pool.submit(self._handle, conn, Ticket(0.0, False, waiting))
+        elif waiting >= self.queue_limit():
             conn.queued = waiting
             fs = self.refusing_pool.submit(self._handle_refused, conn)
         else:
@@ -119,3 +125,14 @@ class AdmissionWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is untype
             return self.handle(conn)
         finally:
             hand_over(None)  # a request the app never saw (a closed connection) leaves no ticket behind
+
+
+def peer_closed(sock: Any) -> bool:
+    """Whether the client closed this readable connection (end of stream, no request). A TLS
+    socket cannot be peeked at: it is taken for open, and its close is handled as a request."""
+    if type(sock) is not socket.socket:
+        return False
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except OSError:  # no data yet (EAGAIN), or a reset: the thread that handles it finds out
+        return False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,7 +18,7 @@ from flask import Flask
 from gateway import create_app
 from gateway.admission import Admission, OverloadLog, Ticket, hand_over
 from gateway.metrics import render
-from gateway.serverworker import AdmissionWorker
+from gateway.serverworker import AdmissionWorker, peer_closed
 from gateway.settings import Settings
 
 ADMISSION_LOGGER = "gateway.admission"
@@ -183,3 +184,21 @@ def test_the_queue_limit_follows_the_pace_of_the_threads() -> None:
     assert limit(0.002) == 512  # 2 ms a request: 2,000 could start within 0.5 s
     assert limit(0.020) == 200  # 20 ms a request (overloaded): 8 threads x 25
     assert limit(5.0) == 8  # at least one per thread
+
+
+def test_a_connection_its_client_closed_is_told_from_one_with_a_request_or_none_yet() -> None:
+    """A kept-alive connection that turns readable because its client closed it holds no request:
+    it must not count as one waiting for a thread (it made the next client's request refused)."""
+    closed, client = socket.socketpair()
+    client.close()
+    with_request, sender = socket.socketpair()
+    sender.sendall(b"POST /v1/callbacks/edna HTTP/1.1\r\n")
+    quiet, other = socket.socketpair()
+    try:
+        assert peer_closed(closed)
+        assert not peer_closed(with_request)
+        assert with_request.recv(4) == b"POST"  # peeking took nothing away
+        assert not peer_closed(quiet)
+    finally:
+        for sock in (closed, with_request, sender, quiet, other):
+            sock.close()
