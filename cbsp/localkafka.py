@@ -15,11 +15,13 @@ import asyncio
 import base64
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +29,10 @@ from schemas.topicadmin import wait_until_reachable
 
 logger = logging.getLogger(__name__)
 
-KAFKA_VERSION = "4.1.1"
+DEFAULT_KAFKA_VERSION = "4.4.0"
 LOG4J_VERSION = "2.24.3"
 
+ENV_VERSION = "CBSP_KAFKA_VERSION"
 ENV_HOME = "CBSP_KAFKA_HOME"
 ENV_CACHE = "CBSP_CACHE_DIR"
 ENV_PORT = "CBSP_KAFKA_PORT"
@@ -69,6 +72,16 @@ logger.org.name = org.apache.kafka
 logger.org.level = INFO
 """
 
+
+def kafka_version(env: Mapping[str, str] | None = None) -> str:
+    """The Apache Kafka release to run: ``CBSP_KAFKA_VERSION``, else :data:`DEFAULT_KAFKA_VERSION`."""
+    version = (os.environ if env is None else env).get(ENV_VERSION) or DEFAULT_KAFKA_VERSION
+    if not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        raise ValueError(f"{ENV_VERSION} must be an Apache Kafka release such as 4.4.0, not {version!r}")
+    return version
+
+
+KAFKA_VERSION = kafka_version()
 
 # Brokers this process started, kept referenced while they run (a collected Popen of a
 # running process warns) and waited for when stopped (no zombie).

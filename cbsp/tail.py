@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from schemas.topicadmin import partitions_of
 from streams import codecs
 from streams.errors import CodecError
+from streams.schemaregistry import RegistryError, RegistrySettings, SchemaRegistry
 
 ENV_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS"
 ENV_TOPIC_PREFIX = "CBSP_TOPIC_PREFIX"
@@ -51,9 +52,11 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def render(record: ConsumerRecord) -> dict[str, Any]:
-    """One record as a JSON-able dict: Avro decoded, JSON parsed, anything else as text."""
-    headers = {key: bytes(value).decode(errors="replace") for key, value in record.headers}
+def render(record: ConsumerRecord, lookup: codecs.SchemaLookup | None = None) -> dict[str, Any]:
+    """One record as a JSON-able dict: Avro decoded (single-object, or the Confluent wire format
+    with the registry's schema by id, ``lookup``), JSON parsed, anything else as text."""
+    raw_headers = {key: bytes(value) for key, value in record.headers}
+    headers = {key: value.decode(errors="replace") for key, value in raw_headers.items()}
     line: dict[str, Any] = {
         "topic": record.topic,
         "partition": record.partition,
@@ -63,11 +66,11 @@ def render(record: ConsumerRecord) -> dict[str, Any]:
         "headers": headers,
     }
     value = record.value or b""
-    if value[:2] == codecs.MARKER:
+    if value[:2] == codecs.MARKER or (value[:1] == codecs.CONFLUENT_MAGIC and "schema" in raw_headers):
         try:
-            name, decoded = codecs.decode(value)
+            name, decoded = codecs.decode(value, raw_headers, lookup)
             return {**line, "schema": name, "value": jsonable(decoded)}
-        except CodecError as exc:
+        except (CodecError, RegistryError) as exc:
             return {**line, "value_error": str(exc), "value": value.hex()}
     try:
         return {**line, "value": json.loads(value)}
@@ -75,7 +78,13 @@ def render(record: ConsumerRecord) -> dict[str, Any]:
         return {**line, "value": value.decode(errors="replace")}
 
 
-async def tail(args: argparse.Namespace, bootstrap: str, topic: str, out: TextIO) -> int:
+async def tail(
+    args: argparse.Namespace,
+    bootstrap: str,
+    topic: str,
+    out: TextIO,
+    lookup: codecs.SchemaLookup | None = None,
+) -> int:
     partitions = await partitions_of(bootstrap, topic)
     if not partitions:
         print(f"cbsp tail: no topic {topic!r} on {bootstrap}", file=sys.stderr)
@@ -92,7 +101,7 @@ async def tail(args: argparse.Namespace, bootstrap: str, topic: str, out: TextIO
         else:
             await consumer.seek_to_end(*assigned)
         ends = None if args.follow else await consumer.end_offsets(assigned)
-        return await _print_records(consumer, args, out, _key_filter(args.key), ends)
+        return await _print_records(consumer, args, out, _key_filter(args.key), ends, lookup)
     finally:
         await consumer.stop()
 
@@ -115,6 +124,7 @@ async def _print_records(
     out: TextIO,
     wanted: Callable[[ConsumerRecord], bool],
     ends: dict[TopicPartition, int] | None,
+    lookup: codecs.SchemaLookup | None,
 ) -> int:
     """Print until the limit, or (without --follow) until the end offsets seen at the start."""
     printed = 0
@@ -127,7 +137,7 @@ async def _print_records(
         for records in batches.values():
             for record in records:
                 if wanted(record):
-                    out.write(json.dumps(render(record), ensure_ascii=False) + "\n")
+                    out.write(json.dumps(render(record, lookup), ensure_ascii=False) + "\n")
                     printed += 1
                     if args.limit and printed >= args.limit:
                         out.flush()
@@ -141,6 +151,12 @@ def main(argv: list[str]) -> int:
     bootstrap = os.environ.get(ENV_BOOTSTRAP, "127.0.0.1:39092")
     topic = os.environ.get(ENV_TOPIC_PREFIX, "") + args.topic
     try:
-        return asyncio.run(tail(args, bootstrap, topic, sys.stdout))
+        registry = RegistrySettings.from_env()
+    except ValueError as exc:
+        print(f"cbsp tail: {exc}", file=sys.stderr)
+        return 2
+    lookup = None if registry is None else SchemaRegistry(registry).writer_schema
+    try:
+        return asyncio.run(tail(args, bootstrap, topic, sys.stdout, lookup))
     except KeyboardInterrupt:
         return 130

@@ -89,8 +89,7 @@ class _Taken:
 
 
 StateReader = Callable[[bytes], bytes | None]
-STATE_HEADERS = codecs.headers_for(staterecords.SCHEMA)
-EVENT_HEADERS = {kind: codecs.headers_for(schema) for kind, schema in EVENT_SCHEMAS.items()}
+INTERNAL_STATE_HEADERS = codecs.headers_for(staterecords.SCHEMA)  # the cascade members topic's
 
 
 class Output(NamedTuple):
@@ -150,20 +149,36 @@ def process_members(records: Iterable[Any], read_cascade: StateReader) -> Member
     return result
 
 
-def outputs(result: BatchResult, topics: TopicNames, changelog: str, partition: int) -> Iterator[Output]:
+def outputs(
+    result: BatchResult,
+    topics: TopicNames,
+    changelog: str,
+    partition: int,
+    wire: codecs.WireFormat = codecs.SINGLE_OBJECT,
+) -> Iterator[Output]:
     """Every record a batch of raw partition ``partition`` makes: its new events, and per changed
     state the ``state.message.v1`` record, the table's changelog record (into ``partition``, where
-    the table keeps the key) and, for a message of a cascade, the cascade member record."""
+    the table keeps the key) and, for a message of a cascade, the cascade member record.
+
+    The public topics' values are framed by ``wire``; the internal cascade members topic keeps
+    single-object encoding whatever the wire format (its records need no registry to be read back).
+    """
+    event_headers = {kind: wire.headers(schema) for kind, schema in EVENT_SCHEMAS.items()}
+    state_headers = wire.headers(staterecords.SCHEMA)
     for new in result.events:
         event = new.event
+        value = wire.frame(event.schema, new.value)
         yield Output(
-            topics.event(event.kind), event.message_key.encode(), new.value, EVENT_HEADERS[event.kind], None
+            topics.event(event.kind), event.message_key.encode(), value, event_headers[event.kind], None
         )
     for change in result.states:
-        yield Output(topics.state_message, change.key, change.value, STATE_HEADERS, None)
+        state_value = wire.frame(staterecords.SCHEMA, change.value)
+        yield Output(topics.state_message, change.key, state_value, state_headers, None)
         yield Output(changelog, change.key, change.table_value, None, partition)
         if change.cascade_key is not None:
-            yield Output(topics.cascade_members, change.cascade_key, change.value, STATE_HEADERS, None)
+            yield Output(
+                topics.cascade_members, change.cascade_key, change.value, INTERNAL_STATE_HEADERS, None
+            )
 
 
 def _take(record: Any, options: NormalizeOptions, result: BatchResult) -> _Taken | None:

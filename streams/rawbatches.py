@@ -30,7 +30,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from rocksdict import WriteBatch
 
-from streams import batches
+from streams import batches, codecs
 from streams.batches import BatchResult
 from streams.deadletters import DeadLetters
 from streams.faustpatches import access
@@ -57,8 +57,10 @@ class RawBatches:
         topics: Topics,
         counters: Counters,
         dead_letters: DeadLetters,
+        wire: codecs.WireFormat = codecs.SINGLE_OBJECT,
     ) -> None:
         self.app = app
+        self.wire = wire
         self.settings = settings
         self.tables = tables
         self.counters = counters
@@ -129,7 +131,9 @@ class RawBatches:
         await self.dead_letters.send(result.dead_letters)
         _store(db, [(change.key, change.table_value) for change in result.states])
         changelog = _changelog(table)
-        await self._send(consumer, tp, batches.outputs(result, self.settings.topics, changelog, tp.partition))
+        await self._send(
+            consumer, tp, batches.outputs(result, self.settings.topics, changelog, tp.partition, self.wire)
+        )
         self._count(result)
 
     async def _process_members(self, consumer: Any, tp: Any, records: list[Any]) -> None:

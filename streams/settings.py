@@ -9,6 +9,7 @@ from pathlib import Path
 
 from schemas.topicnames import TopicNames
 from streams.canonical import NormalizeOptions
+from streams.schemaregistry import RegistrySettings
 
 ENV_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS"
 ENV_TOPIC_PREFIX = "CBSP_TOPIC_PREFIX"
@@ -48,6 +49,8 @@ class WorkerSettings:
     offset_reset: str = "earliest"
     # tables restored by streams.faustpatches.restore (in bulk) instead of Faust's one-record-at-a-time loop
     bulk_restore: bool = True
+    # None: Avro single-object encoding; set: the Confluent wire format, ids from this registry
+    schema_registry: RegistrySettings | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -69,6 +72,7 @@ class WorkerSettings:
             session_timeout_s=float(env.get(ENV_SESSION_TIMEOUT, "30")),
             offset_reset=_offset_reset(env.get(ENV_OFFSET_RESET, "earliest")),
             bulk_restore=_switch(ENV_BULK_RESTORE, env.get(ENV_BULK_RESTORE, "true")),
+            schema_registry=RegistrySettings.from_env(env),
             normalize_options=NormalizeOptions(
                 edna_rate_currency=(env.get(ENV_EDNA_RATE_CURRENCY) or "").upper() or None
             ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from streams import faustpatches
+from streams import faustpatches, schemaregistry
 from streams.agents import install_agents
 from streams.app import create_app
 from streams.deadletters import DeadLetters
@@ -41,7 +41,8 @@ def build_worker(settings: WorkerSettings) -> Worker:
     counters = Counters()
     app.monitor = counters.faust_monitor()
     dead_letters = DeadLetters(app, topics.dlq.get_topic_name(), counters)
-    batch_path = RawBatches(app, settings, tables, topics, counters, dead_letters)
+    wire = schemaregistry.wire_format(settings.schema_registry, settings.topics)  # registers, if set
+    batch_path = RawBatches(app, settings, tables, topics, counters, dead_letters, wire)
     transport.batch_reader = batch_path
     install_agents(app, topics)
     install_views(app, tables)

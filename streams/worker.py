@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
 from schemas.topicadmin import TopicPlan, ensure_topics, wait_until_reachable
 from schemas.topicnames import TABLES, changelog
-from streams import processes
+from streams import processes, schemaregistry
 from streams.settings import WorkerSettings
 from streams.tableclaims import claim_tables
 from streams.wiring import build_worker
+
+logger = logging.getLogger(__name__)
 
 
 def main(argv: list[str]) -> int:
@@ -24,11 +27,17 @@ def main(argv: list[str]) -> int:
         help="worker processes to run, members of one group (default: the number of cores)",
     )
     known, rest = parser.parse_known_args(argv)
-    if known.processes > 1:
-        settings = WorkerSettings.from_env()
-        asyncio.run(prepare_topics(settings))
-        return processes.supervise(known.processes, rest, settings)
-    return _run(rest)
+    try:
+        if known.processes > 1:
+            settings = WorkerSettings.from_env()
+            schemaregistry.wire_format(settings.schema_registry, settings.topics)  # fail before forking
+            asyncio.run(prepare_topics(settings))
+            return processes.supervise(known.processes, rest, settings)
+        return _run(rest)
+    except schemaregistry.RegistryError as exc:
+        logger.error("the worker does not start: %s", exc)
+        print(f"cbsp worker: not started: {exc}", file=sys.stderr)
+        return 2
 
 
 def _positive(value: str) -> int:

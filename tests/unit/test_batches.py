@@ -9,8 +9,8 @@ from typing import NamedTuple
 
 from bench.preload import mixed
 from schemas.topicnames import TopicNames
-from streams import state, staterecords
-from streams.batches import BatchResult, process
+from streams import codecs, state, staterecords
+from streams.batches import BatchResult, outputs, process
 from streams.canonical import NormalizeOptions
 from streams.normalize import normalize
 from streams.raw import decode_raw, source_of
@@ -133,3 +133,25 @@ def test_unhandled_kinds_and_callbacks_are_counted() -> None:
         "fortytwo",
         "edna",
     }
+
+
+def test_the_wire_format_frames_the_public_topics_and_leaves_the_cascade_members_self_describing() -> None:
+    topics = TopicNames("unit.")
+    result = process(records(400), {}.get, OPTIONS)
+    ids = {name: 100 + n for n, name in enumerate(sorted(codecs.schema_set().by_name))}
+    wire = codecs.WireFormat(ids)
+
+    single = list(outputs(result, topics, "changelog", 0))
+    framed = list(outputs(result, topics, "changelog", 0, wire))
+
+    assert len(single) == len(framed) and any(o.topic == topics.cascade_members for o in framed)
+    for plain, output in zip(single, framed, strict=True):
+        if output.topic in (topics.cascade_members, "changelog"):
+            assert output == plain
+            continue
+        headers = dict(output.headers or [])
+        schema_id = ids[headers["schema"].decode()]
+        assert output.value == b"\x00" + schema_id.to_bytes(4, "big") + plain.value[10:]
+        assert headers["schema-id"] == str(schema_id).encode()
+        assert headers["schema-fingerprint"] == dict(plain.headers or [])["schema-fingerprint"]
+        assert codecs.decode_message(output.value, output.headers or []) == codecs.decode_message(plain.value)

@@ -101,7 +101,7 @@ def test_the_fingerprint_is_the_avro_crc64_of_the_canonical_form() -> None:
 
 
 def test_decode_refuses_bytes_without_the_marker() -> None:
-    with pytest.raises(CodecError, match="marker C3 01 missing"):
+    with pytest.raises(CodecError, match=r"neither Avro single-object .* begins with 7b226a73"):
         codecs.decode(b'{"json": true}')
 
 
@@ -145,3 +145,55 @@ def test_each_fingerprint_is_that_of_its_file_parsed_alone() -> None:
         alone = load_schema(str(path), named_schemas={})
         expected = fingerprint(to_parsing_canonical_form(alone), "CRC-64-AVRO")
         assert codecs.schema_set().by_name[alone["name"]].fingerprint.hex() == expected, path.name
+
+
+SOURCE = {"topic": "t", "partition": 3, "offset": 42}
+
+
+def test_the_headers_name_the_writer_schema_and_its_fingerprint() -> None:
+    headers = dict(codecs.headers_for("SourceRef"))
+
+    assert headers["schema"] == b"cbsp.SourceRef"
+    assert headers["schema-fingerprint"] == codecs.schema("SourceRef").fingerprint.hex().encode()
+    assert len(headers["schema-fingerprint"]) == 16
+
+
+def test_the_confluent_wire_format_frames_the_same_body_behind_the_registry_id() -> None:
+    single = codecs.encode("SourceRef", SOURCE)
+    wire = codecs.WireFormat({"cbsp.SourceRef": 258})
+
+    framed = wire.frame("SourceRef", single)
+
+    assert framed == b"\x00\x00\x00\x01\x02" + single[10:]
+    assert dict(wire.headers("SourceRef"))["schema-id"] == b"258"
+    assert codecs.SINGLE_OBJECT.frame("SourceRef", single) is single
+    assert "schema-id" not in dict(codecs.SINGLE_OBJECT.headers("SourceRef"))
+
+
+def test_a_confluent_value_decodes_with_the_registry_lookup_or_the_fingerprint_header() -> None:
+    wire = codecs.WireFormat({"cbsp.SourceRef": 7})
+    framed = wire.frame("SourceRef", codecs.encode("SourceRef", SOURCE))
+    asked: list[int] = []
+
+    def lookup(schema_id: int) -> codecs.LoadedSchema:
+        asked.append(schema_id)
+        return codecs.schema("SourceRef")
+
+    assert codecs.decode(framed, None, lookup) == ("cbsp.SourceRef", SOURCE)
+    assert asked == [7]
+    assert codecs.decode_message(framed, wire.headers("SourceRef")) == SOURCE
+
+
+def test_a_confluent_value_without_registry_or_fingerprint_header_says_what_to_set() -> None:
+    framed = codecs.WireFormat({"cbsp.SourceRef": 7}).frame("SourceRef", codecs.encode("SourceRef", SOURCE))
+
+    with pytest.raises(CodecError, match=r"schema id 7\) and no registry .* CBSP_SCHEMA_REGISTRY_URL"):
+        codecs.decode(framed, {"schema": b"cbsp.SourceRef"})
+    with pytest.raises(CodecError, match="is not 16 hex digits"):
+        codecs.decode(framed, {"schema-fingerprint": b"nothex"})
+
+
+def test_the_confluent_format_refuses_a_schema_it_has_no_id_for() -> None:
+    """Never a silent fallback to single-object encoding on a public topic."""
+    with pytest.raises(KeyError):
+        codecs.WireFormat({"cbsp.SourceRef": 7}).frame("MessageState", b"\xc3\x01" + bytes(8))
