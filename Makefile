@@ -5,10 +5,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run test unit faults lint format docs bench bench-quick stress-two-workers kafka-up kafka-down kafka-status clean
+.PHONY: help install browser run test unit faults lint format docs bench bench-quick stress-two-workers kafka-up kafka-down kafka-status registry-up registry-down registry-status clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -66,6 +66,16 @@ kafka-down: install ## stop the local Kafka
 kafka-status: install ## is the local Kafka running?
 	$(PY) -m cbsp kafka status
 
-clean: ## stop the local Kafka and remove its data, the venv and caches
+registry-up: install ## start the local schema registry (Apicurio, Confluent API; built with Maven on first use)
+	$(PY) -m cbsp registry up
+
+registry-down: install ## stop the local schema registry (it keeps nothing: in memory)
+	$(PY) -m cbsp registry down
+
+registry-status: install ## is the local schema registry running?
+	$(PY) -m cbsp registry status
+
+clean: ## stop the local Kafka and schema registry and remove their data, the venv and caches
 	-@test -x $(PY) && $(PY) -m cbsp kafka down
-	rm -rf .kafka .cbsp $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	-@test -x $(PY) && $(PY) -m cbsp registry down
+	rm -rf .kafka .registry .cbsp $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -16,6 +16,7 @@ commands:
   tail         print a topic as JSON lines (Avro decoded): cbsp tail events.status.v1 --from-beginning
   schemas      write the Avro schemas (.avsc) to a folder
   kafka        up | down | status [--nodes N]: the local Kafka (one node, or a cluster of N)
+  registry     up | down | status: the local schema registry (Apicurio, Confluent API; in memory)
   dev          run everything for development: local Kafka, one worker, the gateway
 """
 
@@ -53,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         from cbsp.kafkacommand import main as kafka_main
 
         return kafka_main(rest)
+    if command == "registry":
+        from cbsp.registrycommand import main as registry_main
+
+        return registry_main(rest)
     if command == "dev":
         from cbsp.devrun import main as dev_main
 

@@ -26,7 +26,11 @@ from streams.settings import WorkerSettings
 
 DEFAULT_OUTPUT = Path("docs/topics.md")
 RAW_HEADERS = "`provider`, `kind`, `received_at`, `request_id`, `source_ip`"
-AVRO_HEADERS = "`content-type: application/vnd.apache.avro+binary`, `schema`"
+AVRO_HEADERS = (
+    "`content-type: application/vnd.apache.avro+binary`, `schema`, `schema-fingerprint`; "
+    "`schema-id` in the Confluent wire format"
+)
+INTERNAL_AVRO_HEADERS = "`content-type: application/vnd.apache.avro+binary`, `schema`, `schema-fingerprint`"
 SOURCE_HEADERS = "`source_topic`, `source_partition`, `source_offset`"
 
 
@@ -86,8 +90,8 @@ TOPIC_DOCS: dict[str, TopicDoc] = {
     ),
     topicnames.CASCADE_MEMBERS: TopicDoc(
         key="`<provider>:<cascade id>`",
-        value=f"{STATE_VALUE} of a member message",
-        headers=AVRO_HEADERS,
+        value=f"{STATE_VALUE} of a member message, always single-object encoded",
+        headers=INTERNAL_AVRO_HEADERS,
         written_by="workers",
         read_by="workers: the cascade table (internal)",
     ),
@@ -171,7 +175,9 @@ def render_topics() -> str:
             "",
             f"The Avro records of the `{NAMESPACE}` namespace, one `.avsc` file each, shipped in the",
             "`schemas` package (`cbsp schemas DIR` writes them out). Values are Avro single-object",
-            "encoded: `C3 01`, the 8-byte fingerprint below, then the Avro binary body.",
+            "encoded: `C3 01`, the 8-byte fingerprint below, then the Avro binary body; with",
+            "`CBSP_SCHEMA_REGISTRY_URL` set, the public topics carry the Confluent wire format instead",
+            "(`00`, the registry's 4-byte schema id, the same body: [consumers.md](consumers.md)).",
             "",
             "\n".join(render_schema(path) for path in schemas),
         ]

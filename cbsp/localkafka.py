@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cbsp.javaservice import PidFile, log_tail
 from schemas.topicadmin import wait_until_reachable
 
 logger = logging.getLogger(__name__)
@@ -82,10 +83,6 @@ def kafka_version(env: Mapping[str, str] | None = None) -> str:
 
 
 KAFKA_VERSION = kafka_version()
-
-# Brokers this process started, kept referenced while they run (a collected Popen of a
-# running process warns) and waited for when stopped (no zombie).
-_STARTED: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class LocalKafkaError(RuntimeError):
@@ -154,6 +151,10 @@ class LocalKafka:
     @property
     def pid_file(self) -> Path:
         return self.home / "broker.pid"
+
+    @property
+    def service(self) -> PidFile:
+        return PidFile(self.pid_file, b"kafka.Kafka", "broker")
 
     @property
     def log_file(self) -> Path:
@@ -272,15 +273,7 @@ class LocalKafka:
 
     def running_pid(self) -> int | None:
         """The pid of this broker if it runs, else None."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return None
-        return pid if b"kafka.Kafka" in cmdline else None
+        return self.service.running_pid()
 
     def start(self, timeout_s: float = 90.0) -> bool:
         """Start the broker unless it runs; wait until it answers. True if this call started it."""
@@ -307,8 +300,7 @@ class LocalKafka:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        self.pid_file.write_text(str(process.pid))
-        _STARTED[process.pid] = process
+        self.service.record(process)
         logger.info(
             "starting Kafka %s node=%d pid=%d bootstrap=%s",
             KAFKA_VERSION,
@@ -338,10 +330,7 @@ class LocalKafka:
 
     def stop(self, timeout_s: float = 30.0) -> bool:
         """Stop the broker with SIGTERM (SIGKILL after the timeout). True if one was running."""
-        pid = self.signal(signal.SIGTERM)
-        if pid is not None:
-            self.wait_stopped(pid, timeout_s)
-        return pid is not None
+        return self.service.stop(timeout_s)
 
     def kill(self) -> bool:
         """Kill the broker with SIGKILL: no clean shutdown, as a crash. True if one was running."""
@@ -352,41 +341,17 @@ class LocalKafka:
 
     def signal(self, sig: signal.Signals) -> int | None:
         """Send ``sig`` to the broker; its pid, or None (and no pid file left) if none runs."""
-        pid = self.running_pid()
-        if pid is None:
-            self.pid_file.unlink(missing_ok=True)
-            return None
-        os.kill(pid, sig)
-        return pid
+        return self.service.signal(sig)
 
     def wait_stopped(self, pid: int, timeout_s: float) -> None:
         """Wait until the broker ``pid`` has exited; SIGKILL it after ``timeout_s``."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and self.running_pid() is not None:
-            time.sleep(0.2)
-        if self.running_pid() is not None:
-            logger.warning("broker pid=%d did not stop within %.0fs: killing it", pid, timeout_s)
-            os.kill(pid, signal.SIGKILL)
-        _reap(pid)
-        self.pid_file.unlink(missing_ok=True)
+        self.service.wait_stopped(pid, timeout_s)
 
     def log_tail(self, lines: int = 20) -> str:
         """The first errors of the log (the cause, e.g. a port in use), then its last lines."""
-        for path in (self.log_file, self.home / "stdout.log"):
-            if path.exists():
-                text = path.read_text(errors="replace").splitlines()
-                errors = [line for line in text if " ERROR " in line or " FATAL " in line][:5]
-                return "\n".join([*errors, "...", *text[-lines:]] if errors else text[-lines:])
-        return "(no log yet)"
+        return log_tail([self.log_file, self.home / "stdout.log"], lines)
 
 
 def new_cluster_id() -> str:
     """16 random bytes, URL-safe base64 without padding (what ``StorageTool random-uuid`` makes)."""
     return base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
-
-
-def _reap(pid: int) -> None:
-    """Collect the exit status if the broker is our child (avoids a zombie)."""
-    process = _STARTED.pop(pid, None)
-    if process is not None:
-        process.wait(timeout=10)

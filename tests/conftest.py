@@ -71,3 +71,24 @@ def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def schema_registry_url() -> Iterator[str]:
+    """A Confluent-compatible schema registry's API base URL: CBSP_TEST_SCHEMA_REGISTRY_URL if set;
+    else the project's local one (Apicurio, cbsp.localregistry; built on first use), started here
+    and stopped at the end if started here. No skip: a registry that cannot start fails the test."""
+    from cbsp.localregistry import LocalRegistry, LocalRegistryError
+
+    configured = os.environ.get("CBSP_TEST_SCHEMA_REGISTRY_URL")
+    if configured:
+        yield configured.rstrip("/")
+        return
+    try:
+        registry = LocalRegistry.from_env()
+        started = registry.start()
+    except LocalRegistryError as exc:
+        pytest.fail(f"no schema registry for the tests: {exc}", pytrace=False)
+    yield registry.url
+    if started:
+        registry.stop()
