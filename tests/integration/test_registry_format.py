@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -34,6 +35,7 @@ from fastavro.schema import parse_schema
 
 import schemas
 from bench.preload import mixed
+from schemas.topicadmin import partitions_of
 from schemas.topicnames import PROVIDERS, TopicNames
 from streams import batches, codecs
 from streams.canonical import NormalizeOptions
@@ -78,16 +80,13 @@ async def _read_all(bootstrap: str, topics: list[str]) -> list[ConsumedRecord]:
     await consumer.start()
     found: list[ConsumedRecord] = []
     try:
-        await consumer.topics()  # the cluster's metadata, so that partitions_for_topic knows them
-        partitions = [
-            TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or [])
-        ]
+        partitions = [TopicPartition(t, p) for t in topics for p in await partitions_of(bootstrap, t)]
         assert partitions, f"no partitions known for {topics}"
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         deadline = time.monotonic() + 60
-        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
             assert time.monotonic() < deadline, f"could not read {topics} to their ends {ends}"
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for r in records:
@@ -170,10 +169,14 @@ def decoded(records: list[ConsumedRecord], decode: Any, prefix: str) -> dict[str
     return by_topic
 
 
-def test_a_stock_deserializer_reads_every_record_and_they_equal_the_single_object_run(pair: Pair) -> None:
+def test_a_stock_deserializer_reads_every_record_and_they_equal_the_single_object_run(
+    pair: Pair, request: pytest.FixtureRequest
+) -> None:
     confluent_records = read_all(pair.confluent.bootstrap, pair.public_topics(pair.confluent.topics))
     single_records = read_all(pair.single.bootstrap, pair.public_topics(pair.single.topics))
-    deserializer = AvroDeserializer(SchemaRegistryClient({"url": pair.registry_url}))
+    client = SchemaRegistryClient({"url": pair.registry_url})
+    request.addfinalizer(client.close)
+    deserializer = AvroDeserializer(client)
 
     def stock(r: ConsumedRecord) -> Any:
         assert r.value is not None and r.value[:1] == b"\x00", f"{r.topic}@{r.offset} is not Confluent-framed"
@@ -220,6 +223,8 @@ def test_a_replay_with_the_registry_on_emits_each_event_once(pair: Pair) -> None
     result = pipeline.cbsp("replay", "--no-progress")
 
     assert result.returncode == 0, result.stderr
+    read = int(re.search(r"(\d+) records read, (\d+) sent", result.stdout).group(2))  # type: ignore[union-attr]
+    assert read > 0, result.stdout  # the raw callbacks went through the worker again
     pipeline.wait_caught_up(topic=pipeline.topics.replay)
     after = read_all(pipeline.bootstrap, [pipeline.topics.event(kind) for kind in KINDS])
     assert len(after) == len(before), "a replay of what the states hold emitted events again"
@@ -276,7 +281,7 @@ def test_a_schema_the_registry_refuses_stops_the_worker_with_its_answer(
 
 
 def test_an_optional_field_makes_a_new_version_that_old_and_new_readers_read(
-    schema_registry_url: str,
+    schema_registry_url: str, request: pytest.FixtureRequest
 ) -> None:
     registry = SchemaRegistry(RegistrySettings(schema_registry_url))
     subject = f"t{uuid.uuid4().hex[:10]}.events.status.v1-value"
@@ -293,9 +298,10 @@ def test_an_optional_field_makes_a_new_version_that_old_and_new_readers_read(
     schemaless_writer(body, parse_schema(v2, named_schemas={}), {**record, "note": "new"})
     written_by_v2 = b"\x00" + id2.to_bytes(4, "big") + body.getvalue()
     client = SchemaRegistryClient({"url": schema_registry_url})
+    request.addfinalizer(client.close)
     context = SerializationContext(subject.removesuffix("-value"), MessageField.VALUE)
     old_reader = AvroDeserializer(client, schema_str=json.dumps(v1))
     assert "note" not in old_reader(written_by_v2, context)
     assert old_reader(written_by_v2, context)["event_id"] == record["event_id"]
     name, ours = codecs.decode(written_by_v2, None, registry.writer_schema)  # a version we do not ship
-    assert (name, ours["note"]) == ("MessageStatusEvent", "new")
+    assert (name, ours["note"]) == ("cbsp.MessageStatusEvent", "new")
