@@ -185,6 +185,8 @@ class WireFormat:
     """
 
     registry_ids: Mapping[str, int] = field(default_factory=dict)
+    # each schema's headers, made once (the batch path asks for them for every batch)
+    _headers: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict, init=False, compare=False)
 
     @property
     def confluent(self) -> bool:
@@ -198,9 +200,12 @@ class WireFormat:
         return CONFLUENT_MAGIC + schema_id.to_bytes(4, "big") + single_object[HEADER_SIZE:]
 
     def headers(self, name: str) -> list[tuple[str, bytes]]:
-        headers = headers_for(name)
-        if self.registry_ids:
-            headers.append((SCHEMA_ID_HEADER, str(self.registry_ids[full_name(name)]).encode()))
+        headers = self._headers.get(name)
+        if headers is None:
+            headers = headers_for(name)
+            if self.registry_ids:
+                headers.append((SCHEMA_ID_HEADER, str(self.registry_ids[full_name(name)]).encode()))
+            self._headers[name] = headers
         return headers
 
 

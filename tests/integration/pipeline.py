@@ -292,6 +292,41 @@ async def _consume(
     return found
 
 
+def read_to_end(bootstrap: str, topics: list[str], timeout_s: float = 60) -> list[ConsumedRecord]:
+    """Every committed record of ``topics`` (read_committed) up to their end offsets now."""
+    return asyncio.run(_read_to_end(bootstrap, topics, timeout_s))
+
+
+async def _read_to_end(bootstrap: str, topics: list[str], timeout_s: float) -> list[ConsumedRecord]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
+    assert {tp.topic for tp in partitions} == set(topics), f"not all of {topics} exist: {described}"
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+    )
+    await consumer.start()
+    found: list[ConsumedRecord] = []
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)  # the last stable offsets: all committed now
+        deadline = time.monotonic() + timeout_s
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            assert time.monotonic() < deadline, f"did not reach the ends {ends} within {timeout_s:.0f}s"
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for r in records:
+                    headers = {k: bytes(v) for k, v in r.headers}
+                    found.append(ConsumedRecord(r.topic, r.partition, r.offset, r.key, r.value, headers))
+    finally:
+        await consumer.stop()
+    return found
+
+
 class SourceAddressAdapter(HTTPAdapter):
     """Connect from a chosen local address: 127.0.0.2, 127.0.0.3 ... are other callers on loopback."""
 

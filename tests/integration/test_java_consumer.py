@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from cbsp import schemafiles
 from schemas import dependency_order
 from streams import codecs
 from tests.cases import load_cases
-from tests.integration.pipeline import Pipeline
+from tests.integration.pipeline import Pipeline, read_to_end
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "java-consumer"
@@ -102,37 +102,6 @@ def as_json(value: Any) -> Any:
     return value
 
 
-async def read_to_end(bootstrap: str, topics: list[str], timeout_s: float = 60) -> dict[Where, Any]:
-    """Every committed record of the topics (read_committed, as the Java consumer reads them)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(topics)
-    finally:
-        await admin.close()
-    partitions = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
-    assert {tp.topic for tp in partitions} == set(topics), f"not all of {topics} exist: {described}"
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
-    )
-    await consumer.start()
-    found: dict[Where, Any] = {}
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)  # the last stable offsets: all committed now
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-            assert loop.time() < deadline, f"did not reach the ends {ends} within {timeout_s:.0f}s"
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for r in records:
-                    found[(r.topic, r.partition, r.offset)] = r
-    finally:
-        await consumer.stop()
-    return found
-
-
 def test_java_decodes_every_event_and_state_the_worker_wrote(pipeline: Pipeline, java_jar: Path) -> None:
     cases = [case for case in load_cases() if case.id in CASES]
     assert {case.id for case in cases} == CASES
@@ -146,8 +115,8 @@ def test_java_decodes_every_event_and_state_the_worker_wrote(pipeline: Pipeline,
         pipeline.wait_caught_up(provider)  # exactly-once: the states are committed with the offsets
     topics = [*pipeline.topics.events_all(), pipeline.topics.state_message]
 
-    raw = asyncio.run(read_to_end(pipeline.bootstrap, topics))
-    python = {where: codecs.decode_message(r.value, r.headers) for where, r in raw.items()}
+    raw = {(r.topic, r.partition, r.offset): r for r in read_to_end(pipeline.bootstrap, topics)}
+    python = {where: codecs.decode_message(r.value or b"", r.headers.items()) for where, r in raw.items()}
     group = f"java-{uuid.uuid4().hex}"
     code, java, summary, stderr = run_java(java_jar, pipeline.bootstrap, topics, "--group-id", group)
 

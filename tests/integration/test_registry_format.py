@@ -16,7 +16,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from typing import Any
 
 import pytest
 import requests
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
@@ -35,13 +34,12 @@ from fastavro.schema import parse_schema
 
 import schemas
 from bench.preload import mixed
-from schemas.topicadmin import partitions_of
 from schemas.topicnames import PROVIDERS, TopicNames
 from streams import batches, codecs
 from streams.canonical import NormalizeOptions
 from streams.schemaregistry import RegistrySettings, SchemaRegistry, public_subjects
 from tests.cases import load_cases
-from tests.integration.pipeline import ConsumedRecord, Pipeline, free_port
+from tests.integration.pipeline import ConsumedRecord, Pipeline, free_port, read_to_end
 
 KINDS = ("status", "price", "click", "inbound")
 
@@ -66,35 +64,6 @@ class Pair:
 
     def public_topics(self, names: TopicNames) -> list[str]:
         return [*(names.event(kind) for kind in KINDS), names.state_message]
-
-
-def read_all(bootstrap: str, topics: list[str]) -> list[ConsumedRecord]:
-    """Every committed record of ``topics`` up to their end offsets now."""
-    return asyncio.run(_read_all(bootstrap, topics))
-
-
-async def _read_all(bootstrap: str, topics: list[str]) -> list[ConsumedRecord]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
-    )
-    await consumer.start()
-    found: list[ConsumedRecord] = []
-    try:
-        partitions = [TopicPartition(t, p) for t in topics for p in await partitions_of(bootstrap, t)]
-        assert partitions, f"no partitions known for {topics}"
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        deadline = time.monotonic() + 60
-        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-            assert time.monotonic() < deadline, f"could not read {topics} to their ends {ends}"
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for r in records:
-                    headers = {k: bytes(v) for k, v in r.headers}
-                    found.append(ConsumedRecord(r.topic, r.partition, r.offset, r.key, r.value, headers))
-    finally:
-        await consumer.stop()
-    return found
 
 
 async def _copy(
@@ -136,7 +105,7 @@ def pair(
         single.start_worker()
         post_every_case(confluent)
         wait_every_provider(confluent)
-        raw = read_all(kafka_bootstrap, [confluent.topics.raw(p) for p in PROVIDERS])
+        raw = read_to_end(kafka_bootstrap, [confluent.topics.raw(p) for p in PROVIDERS])
         assert raw, "the gateway wrote no raw record"
         asyncio.run(_copy(kafka_bootstrap, raw, confluent.topics, single.topics))
         wait_every_provider(single)
@@ -172,8 +141,8 @@ def decoded(records: list[ConsumedRecord], decode: Any, prefix: str) -> dict[str
 def test_a_stock_deserializer_reads_every_record_and_they_equal_the_single_object_run(
     pair: Pair, request: pytest.FixtureRequest
 ) -> None:
-    confluent_records = read_all(pair.confluent.bootstrap, pair.public_topics(pair.confluent.topics))
-    single_records = read_all(pair.single.bootstrap, pair.public_topics(pair.single.topics))
+    confluent_records = read_to_end(pair.confluent.bootstrap, pair.public_topics(pair.confluent.topics))
+    single_records = read_to_end(pair.single.bootstrap, pair.public_topics(pair.single.topics))
     client = SchemaRegistryClient({"url": pair.registry_url})
     request.addfinalizer(client.close)
     deserializer = AvroDeserializer(client)
@@ -218,7 +187,7 @@ def test_tail_decodes_the_confluent_format_with_and_without_the_registry(pair: P
 
 def test_a_replay_with_the_registry_on_emits_each_event_once(pair: Pair) -> None:
     pipeline = pair.confluent
-    before = read_all(pipeline.bootstrap, [pipeline.topics.event(kind) for kind in KINDS])
+    before = read_to_end(pipeline.bootstrap, [pipeline.topics.event(kind) for kind in KINDS])
 
     result = pipeline.cbsp("replay", "--no-progress")
 
@@ -226,7 +195,7 @@ def test_a_replay_with_the_registry_on_emits_each_event_once(pair: Pair) -> None
     read = int(re.search(r"(\d+) records read, (\d+) sent", result.stdout).group(2))  # type: ignore[union-attr]
     assert read > 0, result.stdout  # the raw callbacks went through the worker again
     pipeline.wait_caught_up(topic=pipeline.topics.replay)
-    after = read_all(pipeline.bootstrap, [pipeline.topics.event(kind) for kind in KINDS])
+    after = read_to_end(pipeline.bootstrap, [pipeline.topics.event(kind) for kind in KINDS])
     assert len(after) == len(before), "a replay of what the states hold emitted events again"
 
 
