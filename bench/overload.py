@@ -116,6 +116,7 @@ class Shooter:
         before = gateway_metrics(self.url)
         servers = children(self.server_pid)
         cpu_before = (cpu_seconds(servers), cpu_seconds(self.broker_pids), _children_cpu())
+        overflows_before = listen_overflows()
         backlog = BacklogSampler(self.port)
         backlog.start()
         try:
@@ -131,6 +132,12 @@ class Shooter:
         summary["offered_rate"] = rate
         summary["gateway"] = metrics_delta(before, after)
         summary["listen_backlog_max"] = backlog.highest
+        overflows = listen_overflows()
+        # connections the kernel dropped because the accept queue was full (the client sends its
+        # SYN again after 1, 3, 7 s: the requests that got no answer in time); machine-wide counters
+        summary["listen_overflows"] = (
+            None if overflows is None or overflows_before is None else overflows - overflows_before
+        )
         # where the machine's two cores went, per second of the shot: the gateway's processes,
         # the local broker, vegeta (the shot lasts a little longer than duration_s: the last answers)
         summary["cpu_cores"] = {
@@ -247,6 +254,20 @@ def metrics_delta(before: dict[str, float], after: dict[str, float]) -> dict[str
             else None
         ),
     }
+
+
+def listen_overflows() -> int | None:
+    """The kernel's count of connections dropped at a full accept queue (TcpExt ListenOverflows,
+    as ``nstat`` shows it), or None where /proc/net/netstat does not have it."""
+    try:
+        lines = Path("/proc/net/netstat").read_text().splitlines()
+    except OSError:
+        return None
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            found = dict(zip(names.split()[1:], values.split()[1:], strict=False))
+            return int(found["ListenOverflows"]) if "ListenOverflows" in found else None
+    return None
 
 
 class BacklogSampler:

@@ -95,6 +95,15 @@ def _ingest(ingest: dict[str, Any] | None) -> Iterator[Figure]:
         noop["saturation"]["requests_per_s"],
         Target(">=", 0.7, "ratio"),
     )
+    ceiling = ratio_ceiling(gw["saturation"], noop["saturation"])
+    if ceiling is not None:
+        yield Figure(
+            "ingest",
+            "ceiling of that ratio on this machine: a gateway costing no more CPU than the no-op"
+            " server, plus the broker's CPU per request (the broker shares the cores)",
+            ceiling,
+            "x",
+        )
     yield Figure(
         "ingest",
         "gateway at saturation, callbacks",
@@ -127,6 +136,17 @@ def _ingest(ingest: dict[str, Any] | None) -> Iterator[Figure]:
         )
 
 
+def ratio_ceiling(gateway: dict[str, Any], noop: dict[str, Any]) -> float | None:
+    """The highest gateway/no-op ratio this machine allows when saturation is CPU-bound: per
+    request the no-op costs its server and the load generator; a gateway that cost no more than
+    the no-op server would add only the broker's CPU, measured per gateway request."""
+    broker = gateway.get("broker_cpu_ms_per_request")
+    server, loadgen = noop.get("cpu_ms_per_request"), noop.get("loadgen_cpu_ms_per_request")
+    if broker is None or server is None or loadgen is None:
+        return None
+    return float((server + loadgen) / (server + loadgen + broker))
+
+
 def _overload(overload: dict[str, Any] | None) -> Iterator[Figure]:
     if not overload:
         return
@@ -156,7 +176,7 @@ def _overload(overload: dict[str, Any] | None) -> Iterator[Figure]:
             shot["no_answer"],
             "requests",
             target=Target("<", 1),
-            note=f"of {shot['requests']:,} sent",
+            note=f"of {shot['requests']:,} sent{_overflow_note(shot)}",
         )
         after = shot["after"]
         back = shot["recovered_after_s"]
@@ -194,8 +214,13 @@ def _overload(overload: dict[str, Any] | None) -> Iterator[Figure]:
             f"requests without an answer {at}",
             unbounded["no_answer"],
             "requests",
-            note=f"of {unbounded['requests']:,} sent (vegeta's timeout: 10 s)",
+            note=f"of {unbounded['requests']:,} sent (vegeta's timeout: 10 s){_overflow_note(unbounded)}",
         )
+
+
+def _overflow_note(shot: dict[str, Any]) -> str:
+    overflows = shot.get("listen_overflows")
+    return "" if overflows is None else f"; {overflows:,} connections dropped at the full accept queue"
 
 
 def _stream(stream: dict[str, Any] | None) -> Iterator[Figure]:
@@ -247,9 +272,17 @@ def _stream(stream: dict[str, Any] | None) -> Iterator[Figure]:
 def _drain_note(drain: dict[str, Any], backlog: int | None) -> str:
     if not drain.get("finished"):
         return f"{NOT_MEASURED}: {drain.get('why', 'the drain did not finish')}"
-    if drain.get("drained_all", True):
-        return ""
-    return f"measured over {drain['seconds']:.0f} s of a {backlog or 0:,}-callback backlog"
+    parts = (
+        []
+        if drain.get("drained_all", True)
+        else [f"measured over {drain['seconds']:.0f} s of a {backlog or 0:,}-callback backlog"]
+    )
+    if drain.get("worker_cores") is not None:
+        cores = f"the worker used {drain['worker_cores']:.2f} cores"
+        if drain.get("broker_cores") is not None:
+            cores += f", the broker {drain['broker_cores']:.2f}"
+        parts.append(cores)
+    return "; ".join(parts)
 
 
 def _e2e(e2e: dict[str, Any] | None) -> Iterator[Figure]:
