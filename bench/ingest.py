@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.services import Services, local_broker, rss_peak_mb
+from bench.services import Services, local_broker, local_broker_pids, rss_peak_mb
 from cbsp.localkafka import LocalKafka
 
 RATES_FULL = (200, 500, 1000, 2000)
@@ -69,11 +69,10 @@ def measure_server(
     rates = rates if rates is not None else RATES_QUICK if quick else RATES_FULL
     url, process = services.gateway(module, **(env or {}))
     try:
-        warm_up = str(warm_up_s if warm_up_s is not None else 1 if quick else 2)
-        services.loadgen(url, "--mode", "saturate", "--duration", warm_up, "--start", str(start))
+        warm_up = warm_up_s if warm_up_s is not None else 1 if quick else 2
+        services.loadgen(url, "--mode", "saturate", "--duration", str(warm_up), "--start", str(start))
         servers = children(process.pid)
-        broker = LocalKafka.from_env().running_pid()  # the local broker shares the machine's cores
-        brokers = [broker] if broker is not None else []
+        brokers = local_broker_pids()
         cpu_before, broker_before = cpu_seconds(servers), cpu_seconds(brokers)
         loadgen_before = _children_cpu_seconds()
         saturation = services.loadgen(
@@ -95,7 +94,7 @@ def measure_server(
         saturation["cpu_ms_per_request"] = (cpu_seconds(servers) - cpu_before) * 1000 / answered
         if brokers:  # the broker's CPU per answered request (None: not the local broker)
             saturation["broker_cpu_ms_per_request"] = (cpu_seconds(brokers) - broker_before) * 1000 / answered
-        result: dict[str, Any] = {"saturation": saturation, "rates": {}, "warm_up_s": float(warm_up)}
+        result: dict[str, Any] = {"saturation": saturation, "rates": {}, "warm_up_s": warm_up}
         for n, rate in enumerate(rates):
             result["rates"][str(rate)] = services.loadgen(
                 url,

@@ -34,9 +34,8 @@ from bench import vegeta
 from bench.ingest import children, cpu_seconds
 from bench.loadgen import percentile
 from bench.payloads import edna_status
-from bench.services import CREDENTIALS, Services
+from bench.services import CREDENTIALS, Services, local_broker_pids
 from bench.stream import end_offsets
-from cbsp.localkafka import LocalKafka
 from schemas.topicadmin import TopicPlan, ensure_topics
 from schemas.topicnames import TopicNames
 
@@ -102,8 +101,7 @@ class Shooter:
     def __init__(self, url: str, server_pid: int, workdir: Path, ids: Iterator[int]) -> None:
         self.url = url
         self.server_pid = server_pid
-        broker = LocalKafka.from_env().running_pid()  # the local broker shares the machine's cores
-        self.broker_pids = [broker] if broker is not None else []
+        self.broker_pids = local_broker_pids()
         self.workdir = workdir
         self.ids = ids
         self.total_ok = 0

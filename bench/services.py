@@ -177,6 +177,13 @@ def wait_views(url: str, timeout_s: float) -> float:
     return time.monotonic()
 
 
+def local_broker_pids() -> list[int]:
+    """The local broker's process, if it runs: it shares the machine's cores with what is measured
+    (empty: a broker elsewhere, ``KAFKA_BOOTSTRAP_SERVERS``)."""
+    pid = LocalKafka.from_env().running_pid()
+    return [pid] if pid is not None else []
+
+
 def local_broker() -> tuple[str, LocalKafka | None]:
     """KAFKA_BOOTSTRAP_SERVERS, or the local broker (started here if it was not running)."""
     configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")

@@ -21,8 +21,7 @@ from aiokafka.errors import KafkaError
 
 from bench.ingest import cpu_seconds
 from bench.preload import preload
-from bench.services import Services, rss_peak_mb
-from cbsp.localkafka import LocalKafka
+from bench.services import Services, local_broker_pids, rss_peak_mb
 from schemas.topicadmin import TopicPlan, ensure_topics
 
 
@@ -74,7 +73,7 @@ def drain(
         services.profiler(worker.pid, "worker-profile") if services.profile and processes == 1 else None
     )
     samples: list[tuple[float, int]] = []
-    broker = LocalKafka.from_env().running_pid()
+    brokers = local_broker_pids()
     cpu_at: dict[float, tuple[float, float]] = {}  # a sample's time: CPU seconds of the workers, the broker
     deadline = time.monotonic() + timeout_s
     first: float | None = None
@@ -86,7 +85,7 @@ def drain(
                 continue
             now = time.monotonic()
             samples.append((now, done))
-            cpu_at[now] = (cpu_seconds(members), cpu_seconds([broker] if broker is not None else []))
+            cpu_at[now] = (cpu_seconds(members), cpu_seconds(brokers))
             if done > 0 and first is None:
                 first = now
             if done >= total or (window_s is not None and first is not None and now - first >= window_s):
@@ -125,7 +124,7 @@ def drain(
         "peak_rss_mb": rss,
         # cores used while measured (user + system, all threads): the worker's processes, the local broker
         "worker_cores": (worker1 - worker0) / (t1 - t0),
-        "broker_cores": (broker1 - broker0) / (t1 - t0) if broker is not None else None,
+        "broker_cores": (broker1 - broker0) / (t1 - t0) if brokers else None,
     }
 
 
@@ -140,7 +139,7 @@ def _commits(samples: list[tuple[float, int]]) -> list[tuple[float, int]]:
 
 
 def run(services: Services, quick: bool) -> dict[str, Any]:
-    # quick: more than one worker drains between two commits (2.8 s apart) at ~14,000 records/s
+    # quick: more than one process drains between two commits (2.8 s apart) at ~14,000 records/s
     count = 150_000 if quick else BACKLOG_CALLBACKS
     names = services.topics
     asyncio.run(ensure_topics(services.bootstrap, names, TopicPlan(8, 1)))
