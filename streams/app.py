@@ -30,6 +30,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
         # sender waits this long for the other partitions' batches to go in the same request.
         producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
         producer_linger=PRODUCER_LINGER_S,
+        table_standby_replicas=settings.standby_replicas,
         broker_session_timeout=settings.session_timeout_s,
         consumer_auto_offset_reset=settings.offset_reset,
         broker_heartbeat_interval=settings.heartbeat_interval_s,

@@ -25,6 +25,7 @@ ENV_EDNA_RATE_CURRENCY = "CBSP_EDNA_RATE_CURRENCY"
 ENV_SESSION_TIMEOUT = "CBSP_WORKER_SESSION_TIMEOUT_S"
 ENV_OFFSET_RESET = "CBSP_WORKER_OFFSET_RESET"
 ENV_BULK_RESTORE = "CBSP_WORKER_BULK_RESTORE"
+ENV_STANDBY_REPLICAS = "CBSP_WORKER_STANDBY_REPLICAS"
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:39092"
 
@@ -49,6 +50,11 @@ class WorkerSettings:
     offset_reset: str = "earliest"
     # tables restored by streams.faustpatches.restore (in bulk) instead of Faust's one-record-at-a-time loop
     bulk_restore: bool = True
+    # warm copies of each table partition kept by other members of the group, read from the
+    # changelogs as they are written. 0 (as Kafka Streams' num.standby.replicas): Faust applies a
+    # standby's changelog one record at a time, which took a quarter of each of two processes'
+    # CPU in the benchmark; a partition that moves is restored in bulk instead (docs/architecture.md)
+    standby_replicas: int = 0
     # None: Avro single-object encoding; set: the Confluent wire format, ids from this registry
     schema_registry: RegistrySettings | None = None
 
@@ -72,6 +78,7 @@ class WorkerSettings:
             session_timeout_s=float(env.get(ENV_SESSION_TIMEOUT, "30")),
             offset_reset=_offset_reset(env.get(ENV_OFFSET_RESET, "earliest")),
             bulk_restore=_switch(ENV_BULK_RESTORE, env.get(ENV_BULK_RESTORE, "true")),
+            standby_replicas=_count(ENV_STANDBY_REPLICAS, env.get(ENV_STANDBY_REPLICAS, "0")),
             schema_registry=RegistrySettings.from_env(env),
             normalize_options=NormalizeOptions(
                 edna_rate_currency=(env.get(ENV_EDNA_RATE_CURRENCY) or "").upper() or None
@@ -92,6 +99,12 @@ def _switch(name: str, value: str) -> bool:
     if value.lower() not in ("true", "false"):
         raise ValueError(f"{name} must be true or false, not {value!r}")
     return value.lower() == "true"
+
+
+def _count(name: str, value: str) -> int:
+    if not value.strip().isdigit():
+        raise ValueError(f"{name} must be a whole number, 0 or more, not {value!r}")
+    return int(value)
 
 
 def _offset_reset(value: str) -> str:

@@ -152,12 +152,31 @@ class BulkRecovery(Recovery):  # type: ignore[misc]  # faust is untyped here
     """Faust's recovery, with the active changelog partitions read in bulk first."""
 
     async def _seek_offsets(self, consumer: Any, tps: Any, offsets: Any, title: str) -> None:
-        if title == "active":
+        if title == "active" and tps:
             highwaters = {tp: self.active_highwaters.get(tp) for tp in tps}
-            ranges = missing({tp: offsets[tp] for tp in tps}, highwaters)
+            ranges = missing(await self._applied_offsets(consumer, tps), highwaters)
             if ranges.first:
                 await self._restore(ranges, offsets)
         await super()._seek_offsets(consumer, tps, offsets, title)
+
+    async def _applied_offsets(self, consumer: Any, tps: Any) -> dict[Any, int]:
+        """Per partition, the offset of the last changelog record its store holds: the offset the
+        store persisted, or the one before the log's start if the log starts after it.
+
+        Not Faust's ``active_offsets``: its recovery loop, idle in a transactional app, moves a
+        partition's offset to the highwater as soon as the consumer's position reaches it
+        (``detect_aborted_tx``). The position is the next offset to read, so that is one record
+        early, and the app's consumer is positioned at 0 on a partition it just got: the one
+        record of a partition whose changelog holds one was never restored (a cascade missing
+        after a worker's partitions moved to another).
+        """
+        starts = await consumer.earliest_offsets(*tps)
+        applied: dict[Any, int] = {}
+        for tp in tps:
+            persisted = self.tp_to_table[tp].persisted_offset(tp)
+            start = starts.get(tp)
+            applied[tp] = max(-1 if persisted is None else persisted, -1 if start is None else start - 1)
+        return applied
 
     async def _restore(self, ranges: Ranges, offsets: Any) -> None:
         """Apply ``ranges`` and move Faust's ``offsets`` along (the remaining-records gauge
