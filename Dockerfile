@@ -1,7 +1,7 @@
 # The gateway and the worker share one image; docker-compose.yml picks the command.
 FROM python:3.11-slim
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY cbsp ./cbsp
 COPY gateway ./gateway
 COPY streams ./streams

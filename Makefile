@@ -48,7 +48,7 @@ format: install ## rewrite the code in the project's format
 docs: install ## regenerate docs/topics.md from the topic names and the Avro schemas
 	$(PY) -m cbsp.docgen docs/topics.md
 
-bench: install ## the benchmarks (about 16 minutes): numbers and plots in bench-results/
+bench: install ## the benchmarks (about 14 minutes): numbers and plots in bench-results/
 	$(PY) -m bench $(BENCH_ARGS)
 
 bench-quick: ## a 2-minute smoke run of the benchmarks (small numbers, not for publishing)
