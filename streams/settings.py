@@ -52,7 +52,7 @@ class WorkerSettings:
     bulk_restore: bool = True
     # warm copies of each table partition kept by other members of the group, read from the
     # changelogs as they are written. 0 (as Kafka Streams' num.standby.replicas): Faust applies a
-    # standby's changelog one record at a time, which took a quarter of each of two processes'
+    # standby's changelog one record at a time, which took up to a third of each of two processes'
     # CPU in the benchmark; a partition that moves is restored in bulk instead (docs/architecture.md)
     standby_replicas: int = 0
     # None: Avro single-object encoding; set: the Confluent wire format, ids from this registry
